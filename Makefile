@@ -1,0 +1,52 @@
+# Two commands: `make book` and `make test` (both set up .venv from the lock file first).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+# COHORT=path/to/file.csv analyses a user's cohort instead of the simulation (every page says so).
+COHORT ?=
+COHORT_ABS := $(if $(COHORT),$(abspath $(COHORT)),)
+export DEXMOOD_COHORT := $(COHORT_ABS)
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: setup book test unit nbval lint bench browser-setup clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	touch $@
+
+setup: $(STAMP)
+
+# The execution cache does not see which cohort is analysed: start afresh when it changes.
+_build/.cohort-source: FORCE
+	@mkdir -p _build
+	@if [ "$$(cat $@ 2>/dev/null)" != "cohort=$(COHORT_ABS)" ]; then \
+	  rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute; echo "cohort=$(COHORT_ABS)" > $@; fi
+FORCE:
+
+book: $(STAMP) _build/.cohort-source
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests notebooks benchmarks
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests --ignore=tests/book
+
+nbval: $(STAMP)
+	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+test: lint unit nbval book
+	$(BIN)/pytest -q tests/book
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build data/derived

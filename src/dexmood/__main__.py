@@ -1,0 +1,3 @@
+from dexmood.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""Small helpers shared by every notebook: set-up, data banner, glue, versions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import warnings
+
+from dexmood import plots
+
+
+def setup_notebook() -> None:
+    """Warnings filters, figure theme and pandas display options (first cell of every notebook).
+
+    ArviZ prints a FutureWarning once per day per user cache; filtering it keeps stored outputs stable.
+    """
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*os.fork.*")
+    import pandas as pd
+
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_columns", 30)
+    plots.set_theme()
+
+
+def data_banner(cohort) -> None:
+    """Show, at the top of a page, which data the page analyses (simulated or the user's file)."""
+    from IPython.display import Markdown, display
+
+    if cohort.simulated:
+        text = ("**Data: SIMULATED.** This page analyses a synthetic cohort calibrated to the published "
+                "study (Ren et al. 2025), not real patients. Set `DEXMOOD_COHORT` (or `make book COHORT=…`) "
+                "to analyse your own file.")
+    else:
+        text = f"**Data: {cohort.label}.** Results on this page come from this file, not from a simulation."
+    display(Markdown(f"```{{important}}\n{text}\n```"))
+
+
+def glue_value(name: str, value, fmt: str = "{:.2f}") -> str:
+    """Glue a number as formatted text (for `{glue:text}` in prose) and return the text."""
+    from myst_nb import glue
+
+    text = fmt.format(value) if isinstance(value, int | float) else str(value)
+    glue(name, text, display=False)
+    return text
+
+
+def versions(packages: tuple[str, ...] = ("dexmood", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
+                                          "pymc", "pytensor", "arviz", "nutpie", "matplotlib", "seaborn")) -> str:
+    """Python and package versions used to execute the page (the last cell of every notebook)."""
+    lines = [f"Python {platform.python_version()}"]
+    for name in packages:
+        try:
+            lines.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "\n".join(lines)
