@@ -10,7 +10,7 @@ COHORT_ABS := $(if $(COHORT),$(abspath $(COHORT)),)
 export DEXMOOD_COHORT := $(COHORT_ABS)
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval lint bench browser-setup clean
+.PHONY: setup book test unit nbval lint bench browser-setup clean FORCE
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
@@ -42,8 +42,14 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: lint unit nbval book
+test: lint unit nbval book browser-setup
 	$(BIN)/pytest -q tests/book
+
+# Headless Chromium for the browser checks (Debian package; the checks skip with a message if it cannot be had).
+browser-setup:
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	  echo "warning: Chromium could not be installed; the browser checks will be skipped"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -1,0 +1,40 @@
+"""Checks of the built book in `_build/html` (run by `make test` after `make book`)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dexmood import paths
+
+HTML = paths.PROJECT_ROOT / "_build" / "html"
+SCREENSHOTS = paths.PROJECT_ROOT / "_build" / "screenshots"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+def content_pages() -> list[Path]:
+    """Every page of the book a reader can navigate to (not Sphinx's search/index pages)."""
+    skip = {"genindex.html", "search.html", "py-modindex.html"}
+    return sorted(p for p in HTML.rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.fail("the book is not built: run `make book` first (make test does it)")
+    return HTML
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if found:
+        return found
+    pytest.skip("Chromium is not installed and could not be installed (`make browser-setup` needs apt-get); "
+                "browser checks skipped")
