@@ -136,12 +136,20 @@ def fit_propensity(frame: pd.DataFrame, covariates: list[str] | None = None,
         raise MatchingError("the data have no 'group' column (DEX or LA): nothing to match on")
     if formula is not None and covariates is None:
         covariates = [c for c in frame.columns if c != "group" and _mentions(formula, c)]
-    covariates = list(covariates) if covariates is not None else baseline_covariates(frame)
+    explicit = covariates is not None
+    covariates = list(covariates) if explicit else baseline_covariates(frame)
     missing_columns = [c for c in covariates if c not in frame.columns]
     if missing_columns:
         raise MatchingError(f"covariate column(s) not in the data: {', '.join(missing_columns)}")
-    complete = _complete_rows(frame, covariates)
     notes = []
+    constant = [c for c in covariates if frame[c].nunique(dropna=True) < 2]
+    if constant and explicit:
+        raise MatchingError(f"the propensity model cannot be fitted: constant covariate(s): {', '.join(constant)} "
+                            "(a covariate needs at least two values); remove them")
+    if constant:  # default list: a covariate without variation carries no information, as R's glm would say
+        notes.append(f"constant covariate(s) left out: {', '.join(constant)}")
+        covariates = [c for c in covariates if c not in constant]
+    complete = _complete_rows(frame, covariates)
     if not complete.all():
         notes.append(f"{int((~complete).sum())} patient(s) with a missing covariate left out of matching")
     data = frame.loc[complete]
@@ -151,13 +159,20 @@ def fit_propensity(frame: pd.DataFrame, covariates: list[str] | None = None,
                             "LA patients with complete covariates")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if formula is not None:
-            rhs = formula.split("~", 1)[1] if "~" in formula else formula
-            model_data = data.assign(dex=treated.astype(float))
-            result = smf.logit(f"dex ~ {rhs}", data=model_data).fit(disp=0, maxiter=100)
-        else:
-            design = design_matrix(data, covariates)
-            result = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=100)
+        try:
+            if formula is not None:
+                rhs = formula.split("~", 1)[1] if "~" in formula else formula
+                model_data = data.assign(dex=treated.astype(float))
+                result = smf.logit(f"dex ~ {rhs}", data=model_data).fit(disp=0, maxiter=100)
+            else:
+                design = design_matrix(data, covariates)
+                result = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=100)
+        except np.linalg.LinAlgError:
+            constant = [c for c in covariates if data[c].nunique() < 2]
+            detail = (f"constant covariate(s): {', '.join(constant)}" if constant
+                      else "some covariates are linear combinations of others")
+            raise MatchingError(f"the propensity model cannot be fitted: its design matrix is singular ({detail}); "
+                                "remove the redundant covariates") from None
     notes += sorted({str(w.message).splitlines()[0] for w in caught})
     linear = pd.Series(np.asarray(result.fittedvalues, dtype=float), index=data.index, name="distance")
     score = pd.Series(1.0 / (1.0 + np.exp(-linear.to_numpy())), index=data.index, name="propensity")
@@ -308,12 +323,24 @@ def _nearest_with_replacement(t_value, t_stratum, ratio, c_value, c_row, c_lo, c
                 kth = d_next
         if len(positions) == 0:
             continue
-        pos = np.array(positions)
-        dist = np.array(distances)
-        rows = c_row[pos]
-        order = np.lexsort((rows, dist))
-        for j in range(min(ratio, order.shape[0])):
-            out[t, j] = pos[order[j]]
+        # Sort the few candidates by (distance, row): insertion sort, stable and numba-friendly.
+        n_cand = len(positions)
+        pos = np.empty(n_cand, dtype=np.int64)
+        dist = np.empty(n_cand)
+        for j in range(n_cand):
+            pos[j] = positions[j]
+            dist[j] = distances[j]
+        for j in range(1, n_cand):
+            pj, dj = pos[j], dist[j]
+            k = j - 1
+            while k >= 0 and (dist[k] > dj or (dist[k] == dj and c_row[pos[k]] > c_row[pj])):
+                pos[k + 1] = pos[k]
+                dist[k + 1] = dist[k]
+                k -= 1
+            pos[k + 1] = pj
+            dist[k + 1] = dj
+        for j in range(min(ratio, n_cand)):
+            out[t, j] = pos[j]
     return out
 
 
@@ -477,7 +504,8 @@ def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, r
         raise MatchingError(
             f"no treated (DEX) patient has a control within the caliper ({scale}){where}: "
             f"{len(rows_t)} DEX and {int((~treated).sum())} LA patients, none matched. "
-            "Widen caliper_sd, drop exact matching, or check the overlap of the propensity scores.")
+            "Widen caliper_sd, drop exact matching, or check the overlap of the propensity scores."
+            + (f" The propensity model reported: {'; '.join(propensity.notes)}." if propensity.notes else ""))
 
     weights = matchit_weights(match_matrix, treated)
     full["weights"] = weights
@@ -688,6 +716,42 @@ def balance_table(frame: pd.DataFrame, covariates: list[str], weights: np.ndarra
     return BalanceTable(table=table, smd_threshold=smd_threshold, variance_ratio_range=variance_ratio_range)
 
 
+def covariate_table(frame: pd.DataFrame, covariates: list[str] | None = None) -> pd.DataFrame:
+    """How each covariate enters the propensity model (type, reference level, model terms)."""
+    covariates = covariates or baseline_covariates(frame)
+    rows = []
+    for name in covariates:
+        series = frame[name]
+        if _is_categorical(series):
+            levels = categorical_levels(series)
+            rows.append({"covariate": name, "type": f"categorical ({len(levels)} levels)",
+                         "reference": levels[0], "model terms": ", ".join(f"{name}_{lv}" for lv in levels[1:]),
+                         "missing": int(series.isna().sum())})
+        else:
+            rows.append({"covariate": name, "type": "numeric", "reference": "",
+                         "model terms": name, "missing": int(series.isna().sum())})
+    return pd.DataFrame(rows)
+
+
+def compare_specifications(frame: pd.DataFrame, specifications: dict[str, dict]) -> pd.DataFrame:
+    """Run several matching specifications (name → keyword arguments of `match_nearest`) and tabulate the
+    matched sample size and balance of each; a specification that cannot match shows its error."""
+    rows = []
+    for name, options in specifications.items():
+        try:
+            result = match_nearest(frame, **options)
+        except MatchingError as error:
+            rows.append({"specification": name, "error": str(error)})
+            continue
+        balance = result.balance()
+        rows.append({"specification": name, "DEX matched": result.summary["pairs"],
+                     "DEX unmatched": result.summary["treated_unmatched"],
+                     "LA used": result.summary["controls_matched"],
+                     "max |SMD| after": balance.max_abs_smd("after"),
+                     "terms not balanced": len(balance.failures()), "balanced": balance.passed})
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------------------------------
 # Outputs for the CLI and later notebooks
 # --------------------------------------------------------------------------------------------------
@@ -748,7 +812,7 @@ def love_plot(balance: BalanceTable, ax=None, threshold: float | None = None):
     ax.set_yticks(y, rows["term"])
     ax.set_xlabel("absolute standardized mean difference (SD of DEX group)")
     ax.set_xlim(left=0)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
     return ax
 
 
@@ -814,3 +878,112 @@ def ecdf_plots(match_result: MatchResult, covariates: list[str] | None = None, n
     for ax in axes[:, 0]:
         ax.set_ylabel("cumulative proportion")
     return fig, axes
+
+
+# --------------------------------------------------------------------------------------------------
+# Cross-check against R's MatchIt (stored results; R itself is only needed to regenerate them)
+# --------------------------------------------------------------------------------------------------
+
+#: Cohorts of the R cross-check: the book's default simulation and a larger one (same seed).
+R_REFERENCE_COHORTS = {
+    "default": {"seed": 20250222, "design": {}},
+    "large": {"seed": 20250222, "design": {"n_dex": 1000, "n_la": 2000}},
+}
+#: Matching specifications compared with MatchIt (names are keys of the stored JSON).
+R_REFERENCE_CONFIGS = {
+    "1:1, caliper 0.2": {"cohort": "default", "ratio": 1, "replace": False, "caliper_sd": 0.2, "exact": []},
+    "1:1, no caliper": {"cohort": "default", "ratio": 1, "replace": False, "caliper_sd": None, "exact": []},
+    "1:2, caliper 0.2": {"cohort": "default", "ratio": 2, "replace": False, "caliper_sd": 0.2, "exact": []},
+    "1:3, caliper 0.2": {"cohort": "default", "ratio": 3, "replace": False, "caliper_sd": 0.2, "exact": []},
+    "1:2 with replacement, caliper 0.2": {"cohort": "default", "ratio": 2, "replace": True, "caliper_sd": 0.2,
+                                          "exact": []},
+    "1:1, caliper 0.2, exact on sex": {"cohort": "default", "ratio": 1, "replace": False, "caliper_sd": 0.2,
+                                       "exact": ["sex"]},
+    "1:1, caliper 0.2 (3,000 patients)": {"cohort": "large", "ratio": 1, "replace": False, "caliper_sd": 0.2,
+                                          "exact": []},
+}
+R_REFERENCE_FILE = "reference_r/matchit_crosscheck.json"
+
+
+def reference_cohort(name: str) -> pd.DataFrame:
+    """The simulated cohort a stored R cross-check was run on (always simulated, whatever DEXMOOD_COHORT)."""
+    from dexmood import cohort
+
+    spec = R_REFERENCE_COHORTS[name]
+    return cohort.simulate(cohort.with_design(**spec["design"]), seed=spec["seed"]).data
+
+
+def load_r_reference(path=None) -> dict:
+    import json
+
+    from dexmood import paths
+
+    return json.loads((path or paths.DATA / R_REFERENCE_FILE).read_text())
+
+
+def _r_term(term: str, covariates: list[str]) -> str:
+    """R's name of a balance term: ``sex_M`` is ``sexM`` in MatchIt's summary."""
+    for name in covariates:
+        if term.startswith(f"{name}_"):
+            return name + term[len(name) + 1:]
+    return term
+
+
+def _sets(treated_ids, control_ids) -> dict[str, frozenset]:
+    sets: dict[str, set] = {}
+    for t, c in zip(treated_ids, control_ids, strict=True):
+        sets.setdefault(str(t), set()).add(str(c))
+    return {k: frozenset(v) for k, v in sets.items()}
+
+
+def compare_with_r(reference: dict | None = None) -> pd.DataFrame:
+    """Re-run every stored MatchIt specification with dexmood.matching and compare, one row per spec:
+    matched sets identical for how many treated patients, largest |difference| of the logit, caliper and
+    balance statistics, and how many pairs Debian's default MatchIt routine put outside the caliper."""
+    reference = reference or load_r_reference()
+    rows = []
+    frames: dict[str, pd.DataFrame] = {}
+    for key, entry in reference["results"].items():
+        cfg = entry["config"]
+        frame = frames.setdefault(entry["cohort"], reference_cohort(entry["cohort"]))
+        result = match_nearest(frame, ratio=cfg["ratio"], replace=cfg["replace"], caliper_sd=cfg["caliper_sd"],
+                               exact=cfg["exact"] or None)
+        ours = _sets(result.pairs["treated_id"], result.pairs["control_id"])
+        r_pairs = entry["pairs"]
+        theirs = _sets(r_pairs["treated_id"], r_pairs["control_id"])
+        treated_ids = result.full.loc[result.full["group"] == TREATED_GROUP, "patient_id"].astype(str)
+        identical = sum(ours.get(t, frozenset()) == theirs.get(t, frozenset()) for t in treated_ids)
+        row = {"specification": key, "treated": len(treated_ids), "identical_sets": int(identical),
+               "matched_python": len(ours), "matched_r": len(theirs)}
+        glm_logit = reference["cohorts"][entry["cohort"]].get("glm_logit")
+        if glm_logit:
+            r_logit = pd.Series(glm_logit["logit"], index=glm_logit["patient_id"])
+            ours_logit = result.full.set_index("patient_id")["distance"]
+            row["max_abs_logit_diff"] = float((ours_logit - r_logit.loc[ours_logit.index]).abs().max())
+        else:
+            row["max_abs_logit_diff"] = np.nan
+        caliper = result.summary["caliper_logit"]
+        row["caliper_diff"] = abs(caliper - entry["caliper_logit"]) if caliper is not None else 0.0
+        balance = result.balance().table
+        covariates = result.propensity.covariates
+        diffs = []
+        for when, r_table in (("before", entry["balance_before"]), ("after", entry["balance_after"])):
+            r_frame = pd.DataFrame(r_table).set_index("term")
+            for _, b in balance.iterrows():
+                r_row = r_frame.loc[_r_term(b["term"], covariates)]
+                for stat in ("smd", "variance_ratio", "ecdf_mean", "ecdf_max"):
+                    mine, other = b[f"{stat}_{when}"], r_row[stat]
+                    other = np.nan if other in (None, "NA", "NaN") else float(other)
+                    if np.isnan(mine) and np.isnan(other):
+                        continue
+                    diffs.append(abs(mine - other))
+        row["max_abs_balance_diff"] = float(np.nanmax(diffs)) if diffs else np.nan
+        default_pairs = pd.DataFrame(entry["default_routine_pairs"])
+        lookup = result.full.set_index("patient_id")["distance"]
+        gaps = (lookup.loc[default_pairs["treated_id"]].to_numpy()
+                - lookup.loc[default_pairs["control_id"]].to_numpy())
+        row["default_routine_pairs"] = len(default_pairs)
+        row["default_routine_outside_caliper"] = (int((np.abs(gaps) > caliper + 1e-12).sum())
+                                                  if caliper is not None else 0)
+        rows.append(row)
+    return pd.DataFrame(rows)
