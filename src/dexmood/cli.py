@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from dexmood import cohort as cohort_mod
+from dexmood import matching
 
 
 def _cmd_validate(args) -> int:
@@ -44,6 +45,9 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path) -> dict:
         "n": {"DEX": int((frame["group"] == "DEX").sum()), "LA": int((frame["group"] == "LA").sum()),
               "analysed": len(frame)},
     }
+    match_result = matching.default_match(cohort)
+    results["matching"] = matching.results_section(match_result)
+    matching.write_matched_csv(match_result, out_dir / "matched.csv")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
@@ -83,6 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except cohort_mod.CohortError as err:
+    except (cohort_mod.CohortError, matching.MatchingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
