@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dexmood import cohort as cohort_mod
-from dexmood import matching
+from dexmood import effects, matching
 
 
 def _cmd_validate(args) -> int:
@@ -48,6 +48,7 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path) -> dict:
     match_result = matching.default_match(cohort)
     results["matching"] = matching.results_section(match_result)
     matching.write_matched_csv(match_result, out_dir / "matched.csv")
+    results.update(effects.results_section(match_result, cohort))
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
