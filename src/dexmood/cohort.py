@@ -374,8 +374,46 @@ def _to_score(baseline: np.ndarray, latent_change: np.ndarray, outcome: str) -> 
     return np.clip(np.round(baseline + latent_change), lo, hi)
 
 
-def simulate(design: SimulationDesign | None = None, seed: int = DEFAULT_SEED) -> Cohort:
-    """Simulate the analysed cohort with confounded assignment and known potential outcomes.
+@dataclass
+class SimulatedWorld:
+    """Every simulated patient's covariates, assignment and potential outcomes (observed score scale).
+
+    `mood[outcome][(t, tm)]` is the 1-month score under treatment t with the pain change it would have
+    under treatment tm (cross-world, for natural effects); `pain_change[t]` is the mediator M(t).
+    """
+
+    design: SimulationDesign
+    seed: object
+    covariates: pd.DataFrame
+    dex: np.ndarray
+    nrs_1m: dict[int, np.ndarray]
+    pain_change: dict[int, np.ndarray]
+    mood: dict[str, dict[tuple[int, int], np.ndarray]]
+    satisfaction: dict[int, np.ndarray]
+    missing_visit: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The observed cohort in the contract's columns (missing visits as NaN), not validated."""
+        n = len(self.dex)
+        treated = self.dex == 1
+        data = pd.DataFrame({"patient_id": [f"SIM{i + 1:04d}" for i in range(n)],
+                             "group": np.where(treated, "DEX", "LA")})
+        data = pd.concat([data, self.covariates], axis=1)
+        observed = {"nrs_1m": np.where(treated, self.nrs_1m[1], self.nrs_1m[0])}
+        for outcome in ("gad7", "phq9"):
+            observed[f"{outcome}_1m"] = np.where(treated, self.mood[outcome][(1, 1)], self.mood[outcome][(0, 0)])
+        observed["satisfaction"] = np.where(treated, self.satisfaction[1], self.satisfaction[0])
+        for column, values in observed.items():
+            data[column] = np.where(self.missing_visit, np.nan, values)
+        return data[list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)]
+
+    def truth(self) -> dict:
+        return _truth(self.design, self.seed, self.dex, self.covariates["nrs_baseline"].to_numpy(),
+                      self.covariates, self.nrs_1m, self.mood, self.satisfaction)
+
+
+def draw_world(design: SimulationDesign | None = None, seed=DEFAULT_SEED) -> SimulatedWorld:
+    """Draw covariates, the confounded assignment and all potential outcomes (the structural model).
 
     Assignment is a latent-index model: the `n_dex` patients with the largest
     `confounding * x'β + logistic noise` receive DEX, so group sizes are exact while the probability of
@@ -393,14 +431,9 @@ def simulate(design: SimulationDesign | None = None, seed: int = DEFAULT_SEED) -
 
     # One set of individual residuals serves both worlds (cross-world potential outcomes).
     eps_nrs = rng.normal(0, design.residual_sd_nrs, n)
-    mood = rng.multivariate_normal(
-        [0, 0],
-        [[design.residual_sd_gad7**2,
-          design.residual_corr_mood * design.residual_sd_gad7 * design.residual_sd_phq9],
-         [design.residual_corr_mood * design.residual_sd_gad7 * design.residual_sd_phq9,
-          design.residual_sd_phq9**2]],
-        size=n,
-    )
+    covariance = design.residual_corr_mood * design.residual_sd_gad7 * design.residual_sd_phq9
+    mood_eps = rng.multivariate_normal([0, 0], [[design.residual_sd_gad7**2, covariance],
+                                                [covariance, design.residual_sd_phq9**2]], size=n)
     eps_sat = rng.logistic(size=n)
     missing_visit = rng.random(n) < design.missing_followup
 
@@ -417,33 +450,26 @@ def simulate(design: SimulationDesign | None = None, seed: int = DEFAULT_SEED) -
                   + _linear(x, OUTCOME_COEFS[outcome]) + eps)
         return _to_score(cov[f"{outcome}_baseline"].to_numpy(), latent, outcome)
 
-    potential: dict[str, dict[tuple[int, int], np.ndarray]] = {}
-    for k, outcome in enumerate(("gad7", "phq9")):
-        potential[outcome] = {(t, tm): mood_score(outcome, t, pain_change[tm], mood[:, k])
-                              for t in (0, 1) for tm in (0, 1)}
+    mood = {outcome: {(t, tm): mood_score(outcome, t, pain_change[tm], mood_eps[:, k])
+                      for t in (0, 1) for tm in (0, 1)}
+            for k, outcome in enumerate(("gad7", "phq9"))}
 
     def satisfaction(t: int) -> np.ndarray:
         latent = design.satisfaction_dex * t - 0.35 * pain_change[t] - 0.9 + eps_sat
-        return 1 + np.searchsorted(np.asarray(design.satisfaction_cutpoints), latent)
+        return (1 + np.searchsorted(np.asarray(design.satisfaction_cutpoints), latent)).astype(float)
 
-    sat = {t: satisfaction(t).astype(float) for t in (0, 1)}
+    return SimulatedWorld(design=design, seed=seed, covariates=cov, dex=dex, nrs_1m=nrs_1m,
+                          pain_change=pain_change, mood=mood, satisfaction={t: satisfaction(t) for t in (0, 1)},
+                          missing_visit=missing_visit)
 
-    data = pd.DataFrame({"patient_id": [f"SIM{i + 1:04d}" for i in range(n)],
-                         "group": np.where(dex == 1, "DEX", "LA")})
-    data = pd.concat([data, cov], axis=1)
-    observed = {"nrs_1m": np.where(dex == 1, nrs_1m[1], nrs_1m[0])}
-    for outcome in ("gad7", "phq9"):
-        observed[f"{outcome}_1m"] = np.where(dex == 1, potential[outcome][(1, 1)], potential[outcome][(0, 0)])
-    observed["satisfaction"] = np.where(dex == 1, sat[1], sat[0])
-    for column, values in observed.items():
-        data[column] = np.where(missing_visit, np.nan, values)
-    data = data[list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)]
-    data = validate(data, source="simulation")
 
-    truth = _truth(design, seed, dex, nrs_b, cov, nrs_1m, potential, sat)
-    screening = list(design.screening_exclusions)
+def simulate(design: SimulationDesign | None = None, seed: int = DEFAULT_SEED) -> Cohort:
+    """Simulate the analysed cohort (validated against the contract) with its true effects."""
+    world = draw_world(design, seed)
+    data = validate(world.frame(), source="simulation")
+    screening = list(world.design.screening_exclusions)
     return Cohort(data=data, flow=flow_table(data, screening), source="simulated", simulated=True,
-                  truth=truth, screening=screening)
+                  truth=world.truth(), screening=screening)
 
 
 def _effects(diff: np.ndarray, mask: np.ndarray) -> float:

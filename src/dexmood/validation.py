@@ -221,60 +221,26 @@ class Replicate:
 
 
 def simulate_replicate(design: cohort_mod.SimulationDesign, seed) -> Replicate:
-    """`cohort.simulate` without pandera validation, keeping every patient's potential outcomes.
+    """One simulated cohort as arrays, with every patient's potential outcomes (no pandera validation).
 
-    The random draws, their order and the formulas are those of `cohort.simulate` (it calls the same
-    private helpers), so ``simulate_replicate(d, s).frame()`` equals ``cohort.simulate(d, s).data`` and the
-    truth dicts are equal (tested). ``seed`` is anything `numpy.random.default_rng` accepts.
+    Uses `cohort.draw_world`, the same structural model as `cohort.simulate`, so
+    ``simulate_replicate(d, s).frame()`` equals ``cohort.simulate(d, s).data`` (tested).
+    ``seed`` is anything `numpy.random.default_rng` accepts.
     """
-    c = cohort_mod
-    rng = np.random.default_rng(seed)
-    n = design.n
-    cov = c._covariates(rng, n)
-    x = c._centred(cov)
-    assignment_index = design.confounding * c._linear(x, c.ASSIGNMENT_COEFS) + rng.logistic(size=n)
-    dex = np.zeros(n, dtype=int)
-    dex[np.argsort(-assignment_index, kind="stable")[: design.n_dex]] = 1
-    eps_nrs = rng.normal(0, design.residual_sd_nrs, n)
-    covariance = design.residual_corr_mood * design.residual_sd_gad7 * design.residual_sd_phq9
-    mood = rng.multivariate_normal([0, 0], [[design.residual_sd_gad7**2, covariance],
-                                            [covariance, design.residual_sd_phq9**2]], size=n)
-    eps_sat = rng.logistic(size=n)
-    missing_visit = rng.random(n) < design.missing_followup
-
-    nrs_b = cov["nrs_baseline"].to_numpy()
-    nrs_1m = {t: c._to_score(nrs_b, design.intercept_nrs + design.effect_nrs * t
-                             + c._linear(x, c.OUTCOME_COEFS["nrs"]) + eps_nrs, "nrs") for t in (0, 1)}
-    pain_change = {t: nrs_1m[t] - nrs_b for t in (0, 1)}
-
-    def mood_score(outcome, t, m, eps):
-        direct = getattr(design, f"direct_{outcome}")
-        slope = getattr(design, f"pain_to_{outcome}") + getattr(design, f"interaction_{outcome}") * t
-        latent = (getattr(design, f"intercept_{outcome}") + direct * t + slope * (m - design.intercept_nrs)
-                  + c._linear(x, c.OUTCOME_COEFS[outcome]) + eps)
-        return c._to_score(cov[f"{outcome}_baseline"].to_numpy(), latent, outcome)
-
-    potential_scores = {outcome: {(t, tm): mood_score(outcome, t, pain_change[tm], mood[:, k])
-                                  for t in (0, 1) for tm in (0, 1)}
-                        for k, outcome in enumerate(("gad7", "phq9"))}
-
-    def satisfaction(t):
-        latent = design.satisfaction_dex * t - 0.35 * pain_change[t] - 0.9 + eps_sat
-        return 1 + np.searchsorted(np.asarray(design.satisfaction_cutpoints), latent)
-
-    sat = {t: satisfaction(t).astype(float) for t in (0, 1)}
-    treated = dex == 1
-    potential = {"nrs": {t: pain_change[t] for t in (0, 1)}}
-    changes = {"nrs": np.where(treated, pain_change[1], pain_change[0])}
+    world = cohort_mod.draw_world(design, seed)
+    cov = world.covariates
+    treated = world.dex == 1
+    potential = {"nrs": dict(world.pain_change)}
+    changes = {"nrs": np.where(treated, world.pain_change[1], world.pain_change[0])}
     for outcome in ("gad7", "phq9"):
         base = cov[f"{outcome}_baseline"].to_numpy()
-        potential[outcome] = {key: score - base for key, score in potential_scores[outcome].items()}
+        potential[outcome] = {key: score - base for key, score in world.mood[outcome].items()}
         changes[outcome] = np.where(treated, potential[outcome][(1, 1)], potential[outcome][(0, 0)])
-    changes = {k: np.where(missing_visit, np.nan, v) for k, v in changes.items()}
-    observed_sat = np.where(missing_visit, np.nan, np.where(treated, sat[1], sat[0]))
-    truth = c._truth(design, seed, dex, nrs_b, cov, nrs_1m, potential_scores, sat)
+    changes = {k: np.where(world.missing_visit, np.nan, v) for k, v in changes.items()}
+    observed_sat = np.where(world.missing_visit, np.nan,
+                            np.where(treated, world.satisfaction[1], world.satisfaction[0]))
     return Replicate(design=design, covariates=cov, dex=treated, changes=changes, potential=potential,
-                     satisfaction=observed_sat, truth=truth, seed=seed)
+                     satisfaction=observed_sat, truth=world.truth(), seed=seed)
 
 
 def individual_effects(replicate: Replicate, outcome: str) -> np.ndarray:
