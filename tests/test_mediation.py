@@ -1,0 +1,348 @@
+"""Tests for dexmood.mediation: data preparation, the weighted likelihood, g-computation against closed forms,
+recovery of known effects from simulated data, the diagnostics guard, reproducibility and the cache.
+
+One model is compiled (nutpie) for the whole file and re-used through `MediationModel.set_data`, which is
+itself under test; sampling runs are short.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from dexmood import mediation as md
+from dexmood import paths
+
+SEED = 20250222
+
+# True parameters of the structural simulation (score scale; M uncentred).
+TRUE = {
+    "a0": -2.6, "a": -0.6, "eta": np.array([0.3, -0.4, 0.5]),
+    "b0": np.array([-2.5, -4.0]), "c": np.array([-1.2, -1.4]), "b": np.array([0.8, 0.9]),
+    "d": np.array([0.3, -0.2]), "theta": np.array([[0.4, 0.5], [-0.6, -0.5], [0.3, 0.2]]),
+    "sigma_m": 1.5, "sigma_y": np.array([2.3, 2.8]), "corr_y": 0.45,
+}
+
+
+def simulate_frame(n: int = 500, seed: int = 7) -> pd.DataFrame:
+    """Data from the model's own structure: two numeric covariates and a two-level categorical."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(56, 12, n)
+    nrs_baseline = rng.normal(6.3, 1.1, n)
+    sex = np.where(rng.random(n) < 0.6, "F", "M")
+    z = np.column_stack([(age - 56) / 12, nrs_baseline - 6.3, (sex == "M").astype(float)])
+    dex = (rng.random(n) < 1 / (1 + np.exp(-(-0.5 + 0.6 * z[:, 1])))).astype(int)
+    m = TRUE["a0"] + TRUE["a"] * dex + z @ TRUE["eta"] + rng.normal(0, TRUE["sigma_m"], n)
+    s1, s2, r = *TRUE["sigma_y"], TRUE["corr_y"]
+    noise = rng.multivariate_normal([0, 0], [[s1**2, r * s1 * s2], [r * s1 * s2, s2**2]], size=n)
+    y = (TRUE["b0"] + TRUE["c"] * dex[:, None] + (TRUE["b"] + TRUE["d"] * dex[:, None]) * m[:, None]
+         + z @ TRUE["theta"] + noise)
+    return pd.DataFrame({"dex": dex, "nrs_change": m, "gad7_change": y[:, 0], "phq9_change": y[:, 1],
+                         "age": age, "nrs_baseline": nrs_baseline, "sex": sex})
+
+
+def true_effects(frame: pd.DataFrame, z_mean_eta: float) -> dict[str, np.ndarray]:
+    """Closed forms for the linear model with interaction (Imai, Keele & Tingley 2010; VanderWeele 2015):
+    ACME(t) = a (b + d t); ADE(t) = c + d E[M(t)]; total = ACME(1) + ADE(0)."""
+    mean_m = {t: TRUE["a0"] + TRUE["a"] * t + z_mean_eta for t in (0, 1)}
+    acme = {t: TRUE["a"] * (TRUE["b"] + TRUE["d"] * t) for t in (0, 1)}
+    ade = {t: TRUE["c"] + TRUE["d"] * mean_m[t] for t in (0, 1)}
+    total = acme[1] + ade[0]
+    return {"acme_treated": acme[1], "acme_control": acme[0], "ade_control": ade[0], "ade_treated": ade[1],
+            "total": total, "proportion_mediated": (acme[0] + acme[1]) / 2 / total}
+
+
+COVARIATES = ["age", "nrs_baseline", "sex"]
+FAST = md.SamplerSettings(draws=500, tune=500, chains=4, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return simulate_frame()
+
+
+@pytest.fixture(scope="module")
+def data(frame) -> md.MediationData:
+    return md.prepare_data(frame, COVARIATES)
+
+
+@pytest.fixture(scope="module")
+def model(data) -> md.MediationModel:
+    return md.MediationModel(data)
+
+
+@pytest.fixture(scope="module")
+def posterior(model, data) -> az.InferenceData:
+    model.set_data(data, mediator_outcome_rho=None)
+    idata = model.sample_posterior(FAST)
+    idata.add_groups({"constant_data": xr.Dataset({
+        "covariates": (("obs", "covariate"), data.covariates), "weights": ("obs", data.weights),
+        "mediator_center": data.mediator_center})})
+    return md.add_effects(idata)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data preparation
+# --------------------------------------------------------------------------------------------------
+
+def test_prepare_data_drops_incomplete_rows_and_standardises(frame):
+    broken = frame.copy()
+    broken.loc[[0, 5], "gad7_change"] = np.nan
+    broken.loc[9, "age"] = np.nan
+    data = md.prepare_data(broken, COVARIATES)
+    assert data.n == len(frame) - 3 and data.n_dropped == 3
+    assert data.covariate_columns == ["age", "nrs_baseline", "sex[M]"]
+    np.testing.assert_allclose(data.covariates.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(data.covariates.std(axis=0, ddof=1), 1)
+    assert data.mediator_center == pytest.approx(data.mediator.mean())
+    np.testing.assert_array_equal(data.weights, 1.0)
+
+
+def test_prepare_data_errors_are_readable(frame):
+    with pytest.raises(KeyError, match="nrs_change"):
+        md.prepare_data(frame.drop(columns="nrs_change"), COVARIATES)
+    with pytest.raises(ValueError, match="0/1"):
+        md.prepare_data(frame.assign(dex=1), COVARIATES)
+
+
+def test_encoding_is_reused_for_another_sample(frame, data):
+    subset = md.prepare_data(frame.iloc[:200], encoding=data.encoding)
+    assert subset.covariate_columns == data.covariate_columns
+    expected = (frame.iloc[:200]["age"] - np.mean(frame["age"])) / np.std(frame["age"], ddof=1)
+    np.testing.assert_allclose(subset.covariates[:, 0], expected)
+
+
+def test_kish_normalised_weights_sum_to_effective_sample_size():
+    weights = np.array([1.0, 1.0, 2.0, 4.0, 0.5])
+    scaled = md.kish_normalised(weights)
+    assert scaled.sum() == pytest.approx(weights.sum() ** 2 / np.sum(weights**2))
+    np.testing.assert_allclose(scaled / scaled[0], weights / weights[0])
+    np.testing.assert_allclose(md.kish_normalised(np.full(4, 3.0)), 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        md.kish_normalised(np.array([1.0, -1.0]))
+
+
+def test_zero_weight_rows_are_dropped_and_att_weights(frame):
+    row = np.arange(len(frame))
+    weighted = frame.assign(w=np.where(row < 10, 0.0, 1.0 + row % 2))
+    data = md.prepare_data(weighted, COVARIATES, weights="w")
+    assert data.n == len(frame) - 10 and data.weighted
+    ones = md.prepare_data(frame.assign(w=1.0), COVARIATES, weights="w")
+    assert not ones.weighted  # equal weights (1:1 matching) count as unweighted
+    np.testing.assert_allclose(md.att_odds_weights(np.array([1, 0, 0]), np.array([0.5, 0.2, 0.75])), [1, 0.25, 3])
+
+
+# --------------------------------------------------------------------------------------------------
+# Model: weighted likelihood, priors
+# --------------------------------------------------------------------------------------------------
+
+def _raw_data(frame: pd.DataFrame, weights: np.ndarray) -> md.MediationData:
+    """MediationData with the given weights as they are (no Kish scaling), for likelihood identities."""
+    data = md.prepare_data(frame, COVARIATES)
+    data.weights = np.asarray(weights, dtype=float)
+    return data
+
+
+def test_weighted_likelihood_equals_duplicated_rows(frame):
+    """A weight of 2 on a row must act like the row appearing twice (up to a parameter-free constant)."""
+    small = frame.iloc[:40].reset_index(drop=True)
+    doubled = pd.concat([small, small.iloc[[0, 1]]], ignore_index=True)
+    weighted = _raw_data(small, np.r_[2.0, 2.0, np.ones(38)])
+    duplicated = _raw_data(doubled, np.ones(42))
+    duplicated.covariates = np.vstack([weighted.covariates, weighted.covariates[[0, 1]]])
+    duplicated.mediator_center = weighted.mediator_center
+    model = md.MediationModel(weighted, mediator_outcome_rho=0.2, sampler="pymc")
+    logp = model.model.compile_logp(mode="FAST_COMPILE")
+    start = model.model.initial_point()
+    moved = {k: v + 0.3 for k, v in start.items()}
+    logps = [logp(moved) - logp(start)]
+    model.set_data(duplicated)
+    logps.append(logp(moved) - logp(start))  # the same compiled function sees the swapped-in data
+    assert logps[0] == pytest.approx(logps[1], rel=1e-10)
+
+
+def test_priors_table_lists_every_parameter():
+    table = md.Priors().table()
+    assert len(table) == 11 and table["prior"].str.match(r"(Normal|HalfNormal|LKJ)").all()
+
+
+# --------------------------------------------------------------------------------------------------
+# g-computation
+# --------------------------------------------------------------------------------------------------
+
+def test_effects_match_closed_form_with_weights():
+    """Two draws, three patients with unequal weights: the g-computation equals the closed forms."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 2))
+    w = np.array([1.0, 2.0, 0.5])
+    constant = xr.Dataset({"covariates": (("obs", "covariate"), x), "weights": ("obs", w),
+                           "mediator_center": 1.5})
+    post = xr.Dataset({
+        "mediator_intercept": (("chain", "draw"), [[-2.0, -3.0]]),
+        "dex_on_mediator": (("chain", "draw"), [[-0.5, -1.0]]),
+        "mediator_covariates": (("chain", "draw", "covariate"), [[[0.2, 0.4], [0.1, -0.3]]]),
+        "outcome_intercept": (("chain", "draw", "outcome"), [[[-2.0, -4.0], [-1.0, -3.0]]]),
+        "direct_dex": (("chain", "draw", "outcome"), [[[-1.0, -1.5], [-0.8, -2.0]]]),
+        "mediator_on_outcome": (("chain", "draw", "outcome"), [[[0.8, 0.9], [0.5, 0.6]]]),
+        "dex_x_mediator": (("chain", "draw", "outcome"), [[[0.2, -0.1], [0.0, 0.3]]]),
+        "outcome_covariates": (("chain", "draw", "covariate", "outcome"), rng.normal(size=(1, 2, 2, 2))),
+    }, coords={"outcome": list(md.OUTCOMES)})
+    effects = md.compute_effects(post, constant)
+    for draw in range(2):
+        p = {k: post[k].isel(chain=0, draw=draw).values for k in post.data_vars}
+        mean_m0 = p["mediator_intercept"] + np.average(x @ p["mediator_covariates"], weights=w)
+        for k, outcome in enumerate(md.OUTCOMES):
+            a, b, d, c = p["dex_on_mediator"], p["mediator_on_outcome"][k], p["dex_x_mediator"][k], p["direct_dex"][k]
+            acme1, acme0 = a * (b + d), a * b
+            ade0 = c + d * (mean_m0 - 1.5)
+            ade1 = c + d * (mean_m0 + a - 1.5)
+            got = effects.sel(outcome=outcome).isel(chain=0, draw=draw)
+            assert float(got["acme_treated"]) == pytest.approx(acme1)
+            assert float(got["acme_control"]) == pytest.approx(acme0)
+            assert float(got["ade_control"]) == pytest.approx(ade0)
+            assert float(got["ade_treated"]) == pytest.approx(ade1)
+            assert float(got["total"]) == pytest.approx(acme1 + ade0)
+            assert float(got["total"]) == pytest.approx(acme0 + ade1)  # both IKT decompositions
+            assert float(got["proportion_mediated"]) == pytest.approx((acme0 + acme1) / 2 / (acme1 + ade0))
+        difference = effects[md.DIFFERENCE].isel(chain=0, draw=draw)
+        assert float(difference) == pytest.approx(float(effects["proportion_mediated"].isel(
+            chain=0, draw=draw, outcome=0) - effects["proportion_mediated"].isel(chain=0, draw=draw, outcome=1)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Recovery, statsmodels cross-check, diagnostics, reproducibility, ρ hook, cache
+# --------------------------------------------------------------------------------------------------
+
+def test_recovers_known_parameters_and_effects(posterior, frame, data):
+    """The true structural parameters and the true natural effects lie inside the 95% intervals."""
+    raw = data.frame[["age", "nrs_baseline"]].to_numpy()
+    z = np.column_stack([(raw[:, 0] - 56) / 12, raw[:, 1] - 6.3, (data.frame["sex"] == "M").astype(float)])
+    truth = true_effects(frame, float(np.mean(z @ TRUE["eta"])))
+    summary = md.effects_summary(posterior)
+    for k, outcome in enumerate(md.OUTCOMES):
+        for estimand, values in truth.items():
+            row = summary.loc[(outcome, estimand)]
+            assert row["ci95_low"] < values[k] < row["ci95_high"], (outcome, estimand, values[k], row.to_dict())
+    post = posterior.posterior
+    for name, value in (("dex_on_mediator", TRUE["a"]), ("mediator_sigma", TRUE["sigma_m"]),
+                        ("residual_corr", TRUE["corr_y"])):
+        low, high = np.quantile(post[name].values, [0.025, 0.975])
+        assert low < value < high, name
+    for name, key in (("mediator_on_outcome", "b"), ("dex_x_mediator", "d"), ("direct_dex", "c"),
+                      ("outcome_sigma", "sigma_y")):
+        for k, outcome in enumerate(md.OUTCOMES):
+            low, high = np.quantile(post[name].sel(outcome=outcome).values, [0.025, 0.975])
+            if name == "direct_dex":  # c' in the model is the direct effect at the centred mediator
+                value = TRUE["c"][k] + TRUE["d"][k] * data.mediator_center
+            else:
+                value = TRUE[key][k]
+            assert low < value < high, (name, outcome)
+
+
+def test_posterior_agrees_with_statsmodels_mediation(posterior, data):
+    """statsmodels' quasi-Bayesian Monte Carlo (IKT algorithm 1) on the same data gives the same effects."""
+    summary = md.effects_summary(posterior)
+    table = md.statsmodels_mediation(data, "gad7", n_rep=200, seed=3)
+    names = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
+             "total": "Total effect"}
+    for estimand, label in names.items():
+        row = summary.loc[("gad7", estimand)]
+        assert table.loc[label, "Estimate"] == pytest.approx(row["median"], abs=0.5 * row["sd"]), estimand
+
+
+def test_statsmodels_adapter_equals_formula_mediation(data):
+    """The fast array version (interaction recomputed in predict) reproduces statsmodels' formula version:
+    with the bootstrap both draw the same resamples and mediator draws from the same generator."""
+    import statsmodels.api as sm
+    from statsmodels.stats.mediation import Mediation
+
+    small = md.prepare_data(data.frame.iloc[:120], encoding=data.encoding)
+    fast = md.statsmodels_mediation(small, "phq9", n_rep=8, seed=11, method="bootstrap")
+    frame = pd.DataFrame(small.covariates, columns=["x0", "x1", "x2"]).assign(
+        dex=small.dex, mediator=small.mediator - small.mediator_center, y=small.outcomes[:, 1])
+    outcome_model = sm.OLS.from_formula("y ~ dex * mediator + x0 + x1 + x2", frame)
+    mediator_model = sm.OLS.from_formula("mediator ~ dex + x0 + x1 + x2", frame)
+    slow = Mediation(outcome_model, mediator_model, "dex", "mediator").fit(
+        method="bootstrap", n_rep=8, rng=np.random.default_rng(11)).summary()
+    np.testing.assert_allclose(fast["Estimate"].astype(float), slow["Estimate"].astype(float), rtol=1e-8)
+
+
+def test_results_section_shape_and_values(posterior):
+    section = md.results_section(posterior)
+    summary = md.effects_summary(posterior)
+    assert set(section["mediation"]) == {"gad7", "phq9"}
+    gad7 = section["mediation"]["gad7"]
+    assert {"acme", "acme_control", "ade", "total", "proportion_mediated"} <= set(gad7)
+    assert gad7["acme"]["estimate"] == pytest.approx(summary.loc[("gad7", "acme_treated"), "median"], abs=1e-4)
+    low, high = gad7["proportion_mediated"]["ci95"]
+    assert low < gad7["proportion_mediated"]["estimate"] < high
+    assert md.results_section(summary) == section
+
+
+def test_good_fit_passes_the_guard(posterior):
+    table = md.check_diagnostics(posterior, var_names=["dex_on_mediator", "acme_treated", "total"])
+    assert (table["max_rhat"] <= 1.01).all() and (table["min_ess_bulk"] >= 400).all()
+
+
+def test_broken_fit_raises(model, data):
+    """One chain of 30 draws after 30 tuning steps cannot show convergence: the guard must raise."""
+    tiny = md.SamplerSettings(draws=30, tune=30, chains=1, seed=SEED)
+    idata = model.sample_posterior(tiny)
+    with pytest.raises(md.DiagnosticsError, match="ESS"):
+        md.check_diagnostics(idata, var_names=["dex_on_mediator", "mediator_on_outcome"])
+
+
+def test_guard_reports_divergences_and_rhat():
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(4, 1000))
+    diverging = np.zeros((4, 1000), dtype=bool)
+    diverging[0, 3] = True
+    idata = az.from_dict(posterior={"x": good}, sample_stats={"diverging": diverging})
+    with pytest.raises(md.DiagnosticsError, match="1 divergent transition"):
+        md.check_diagnostics(idata, var_names=["x"])
+    shifted = good + np.array([0, 0, 0, 3.0])[:, None]  # one chain elsewhere
+    idata = az.from_dict(posterior={"x": shifted}, sample_stats={"diverging": np.zeros((4, 1000), dtype=bool)})
+    with pytest.raises(md.DiagnosticsError, match="R-hat"):
+        md.check_diagnostics(idata, var_names=["x"])
+    idata = az.from_dict(posterior={"x": good}, sample_stats={"diverging": np.zeros((4, 1000), dtype=bool)})
+    assert md.check_diagnostics(idata, var_names=["x"]).loc["x", "max_rhat"] < 1.01
+
+
+def test_same_seed_gives_identical_draws_and_rho_hook_moves_acme(model, data, posterior):
+    """Bit-identical draws for the same seed (after swapping data and ρ back and forth), and fixing a
+    positive mediator–outcome residual correlation lowers the mediator slope b (the sensitivity hook)."""
+    other = md.prepare_data(simulate_frame(n=300, seed=8), encoding=data.encoding)
+    model.set_data(other, mediator_outcome_rho=0.4)
+    shifted = model.sample_posterior(FAST)
+    model.set_data(data, mediator_outcome_rho=None)
+    again = model.sample_posterior(FAST)
+    np.testing.assert_array_equal(again.posterior["mediator_on_outcome"].values,
+                                  posterior.posterior["mediator_on_outcome"].values)
+    model.set_data(data, mediator_outcome_rho=0.4)
+    with_rho = model.sample_posterior(FAST)
+    model.set_data(data, mediator_outcome_rho=None)
+    assert (with_rho.posterior["mediator_on_outcome"].mean(("chain", "draw"))
+            < posterior.posterior["mediator_on_outcome"].mean(("chain", "draw")) - 0.2).all()
+    assert shifted.posterior.sizes["draw"] == FAST.draws
+    with pytest.raises(ValueError, match="between -1 and 1"):
+        model.set_data(mediator_outcome_rho=1.0)
+
+
+def test_fit_caches_to_netcdf_and_reloads_identically(model, data, tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "DERIVED", tmp_path)
+    settings = md.SamplerSettings(draws=200, tune=200, chains=2, seed=SEED)
+    first = md.fit(data, settings=settings, model=model, label="test", prior_draws=50)
+    files = list(tmp_path.glob("test_*.nc"))
+    assert len(files) == 1
+    second = md.fit(data, settings=settings, model=model, label="test", prior_draws=50)
+    for group in ("posterior", "prior_predictive", "posterior_predictive"):
+        xr.testing.assert_identical(getattr(first, group).drop_attrs(), getattr(second, group).drop_attrs())
+    assert md.cache_key(data, md.Priors(), settings, 0.1) != md.cache_key(data, md.Priors(), settings, None)
+    assert "sampling took" in md.timing_text(second)
+    pp = md.posterior_predictive_table(second)
+    assert set(pp["change in"]) == {"NRS", "GAD7", "PHQ9"} and pp["p"].between(0, 1).all()
+    prior = md.prior_predictive_table(second)
+    assert (prior["share possible"] > 0.5).all()
