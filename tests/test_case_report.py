@@ -332,10 +332,12 @@ def test_trend_counterfactual_removes_the_apparent_dex_effect(small_fit, pain):
 
 
 def test_diagnostics_pass_and_fail_loudly(small_fit):
-    table = cr.check_sampler_diagnostics(small_fit, ess_min=100)
-    assert {"level[oral_early]", "dex_change", "sigma"} <= set(table.index)
-    with pytest.raises(cr.SamplerDiagnosticsError, match="ess_bulk .* < 1000000"):
-        cr.check_sampler_diagnostics(small_fit, ess_min=1_000_000)
+    from dexmood import diagnostics
+
+    table = diagnostics.check_diagnostics(small_fit, ["level", "dex_change", "sigma"], ess_min=100)
+    assert {"level", "dex_change", "sigma"} <= set(table.index)
+    with pytest.raises(diagnostics.DiagnosticsError, match="bulk ESS .* < 1e\\+06"):
+        diagnostics.check_diagnostics(small_fit, ["level", "dex_change", "sigma"], ess_min=1_000_000)
 
 
 def test_opioid_adjusted_pain_uses_segment_means(small_fit, regimens, pain):

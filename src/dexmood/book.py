@@ -16,6 +16,7 @@ def setup_notebook() -> None:
     """
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*os.fork.*")
+    warnings.filterwarnings("ignore", message=".*BLAS.*")  # PyTensor notice, only when a C module compiles
     import pandas as pd
 
     pd.set_option("display.precision", 3)

@@ -656,34 +656,6 @@ def fit_its(pain: pd.DataFrame, random_seed: int, draws: int = 1000, tune: int =
                          compute_convergence_checks=False)
 
 
-class SamplerDiagnosticsError(RuntimeError):
-    """MCMC diagnostics below the book's thresholds."""
-
-
-def check_sampler_diagnostics(idata, var_names: tuple[str, ...] = ("level", "dex_change", "sigma"),
-                              rhat_max: float = 1.01, ess_min: float = 400,
-                              max_divergences: int = 0) -> pd.DataFrame:
-    """R-hat, bulk/tail ESS per parameter; raise `SamplerDiagnosticsError` naming every failure."""
-    import arviz as az
-
-    summary = az.summary(idata, var_names=list(var_names), kind="diagnostics")
-    summary = summary[["r_hat", "ess_bulk", "ess_tail"]]
-    divergences = int(idata.sample_stats["diverging"].sum())
-    problems = []
-    for name, row in summary.iterrows():
-        if not row.r_hat <= rhat_max:
-            problems.append(f"{name}: R-hat {row.r_hat:.3f} > {rhat_max}")
-        for col in ("ess_bulk", "ess_tail"):
-            if not row[col] >= ess_min:
-                problems.append(f"{name}: {col} {row[col]:.0f} < {ess_min:.0f}")
-    if divergences > max_divergences:
-        problems.append(f"{divergences} divergent transitions (allowed {max_divergences})")
-    if problems:
-        raise SamplerDiagnosticsError("sampler diagnostics failed: " + "; ".join(problems))
-    summary.attrs["divergences"] = divergences
-    return summary
-
-
 def _draws(idata, name: str) -> np.ndarray:
     values = idata.posterior[name].to_numpy()
     return values.reshape(-1, *values.shape[2:])

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dexmood import cohort as cohort_mod
-from dexmood import effects, matching
+from dexmood import effects, matching, mediation, sensitivity
 
 
 def _cmd_validate(args) -> int:
@@ -49,6 +49,10 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path) -> dict:
     results["matching"] = matching.results_section(match_result)
     matching.write_matched_csv(match_result, out_dir / "matched.csv")
     results.update(effects.results_section(match_result, cohort))
+    posterior = mediation.fit_matched(cohort)
+    mediation.check_diagnostics(posterior)  # a poor fit stops the run with a readable message
+    results.update(mediation.results_section(posterior))
+    results.update(sensitivity.results_section(match_result, cohort))
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
@@ -88,6 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (cohort_mod.CohortError, matching.MatchingError) as err:
+    except (cohort_mod.CohortError, matching.MatchingError, mediation.DiagnosticsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

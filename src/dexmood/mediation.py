@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dexmood import paths
+from dexmood import diagnostics, paths
 from dexmood.cohort import baseline_covariates
 
 #: Bump whenever the model, priors' meaning or the effect computation changes (part of the cache key).
@@ -663,53 +663,24 @@ def results_section(idata_or_summary) -> dict:
 # Diagnostics
 # --------------------------------------------------------------------------------------------------
 
-class DiagnosticsError(RuntimeError):
-    """The sampler did not converge well enough to report the named quantities."""
+DiagnosticsError = diagnostics.DiagnosticsError
+divergences = diagnostics.divergences
+
+
+def default_diagnostic_variables(idata: az.InferenceData) -> list[str]:
+    """The model's parameters and reported estimands present in `idata`."""
+    return [v for v in (*PARAMETERS, *REPORTED) if v in idata.posterior]
 
 
 def diagnostics_table(idata: az.InferenceData, var_names=None) -> pd.DataFrame:
-    """Worst R-hat and smallest bulk/tail ESS per variable (over all its elements)."""
-    var_names = list(var_names or [v for v in (*PARAMETERS, *REPORTED) if v in idata.posterior])
-    rhat = az.rhat(idata, var_names=var_names)
-    ess_bulk = az.ess(idata, var_names=var_names, method="bulk")
-    ess_tail = az.ess(idata, var_names=var_names, method="tail")
-    rows = []
-    for name in var_names:
-        # np.max / np.min propagate NaN (e.g. R-hat of a stuck chain), which the guard treats as failure
-        rows.append({"variable": name, "max_rhat": float(np.max(rhat[name].values)),
-                     "min_ess_bulk": float(np.min(ess_bulk[name].values)),
-                     "min_ess_tail": float(np.min(ess_tail[name].values))})
-    return pd.DataFrame(rows).set_index("variable")
-
-
-def divergences(idata: az.InferenceData) -> int:
-    stats = idata.sample_stats
-    name = "diverging" if "diverging" in stats else None
-    return int(stats[name].sum()) if name else 0
+    return diagnostics.diagnostics_table(idata, var_names or default_diagnostic_variables(idata))
 
 
 def check_diagnostics(idata: az.InferenceData, var_names=None, rhat_max: float = 1.01,
                       ess_min: float = 400) -> pd.DataFrame:
-    """Raise `DiagnosticsError` unless R-hat ≤ rhat_max, bulk and tail ESS ≥ ess_min for every element of
-    every variable in `var_names` (default: parameters and reported estimands), and no divergences.
-
-    Returns the diagnostics table when everything passes.
-    """
-    table = diagnostics_table(idata, var_names)
-    problems = []
-    n_div = divergences(idata)
-    if n_div:
-        problems.append(f"{n_div} divergent transition{'s' * (n_div != 1)}")
-    for name, row in table.iterrows():
-        if not row["max_rhat"] <= rhat_max:  # NaN R-hat (e.g. a stuck chain) fails too
-            problems.append(f"{name}: R-hat {row['max_rhat']:.3f} > {rhat_max}")
-        for kind in ("bulk", "tail"):
-            ess = row[f"min_ess_{kind}"]
-            if not ess >= ess_min:
-                problems.append(f"{name}: {kind} ESS {ess:.0f} < {ess_min:g}")
-    if problems:
-        raise DiagnosticsError("sampler diagnostics failed: " + "; ".join(problems))
-    return table
+    """`dexmood.diagnostics.check_diagnostics` on the parameters and reported estimands by default."""
+    return diagnostics.check_diagnostics(idata, var_names or default_diagnostic_variables(idata),
+                                         rhat_max=rhat_max, ess_min=ess_min)
 
 
 def timing_text(idata: az.InferenceData) -> str:

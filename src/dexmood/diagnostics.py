@@ -1,0 +1,58 @@
+"""One guard for every MCMC fit in the book: R-hat, bulk/tail ESS and divergences (fails loudly).
+
+Thresholds follow Vehtari et al. (2021): R-hat ≤ 1.01 and ESS ≥ 400 (100 per chain for 4 chains).
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+
+class DiagnosticsError(RuntimeError):
+    """The sampler did not converge well enough to report the named quantities."""
+
+
+def diagnostics_table(idata: az.InferenceData, var_names) -> pd.DataFrame:
+    """Worst R-hat and smallest bulk/tail ESS per variable (over all its elements)."""
+    var_names = list(var_names)
+    rhat = az.rhat(idata, var_names=var_names)
+    ess_bulk = az.ess(idata, var_names=var_names, method="bulk")
+    ess_tail = az.ess(idata, var_names=var_names, method="tail")
+    rows = []
+    for name in var_names:
+        # np.max / np.min propagate NaN (e.g. R-hat of a stuck chain), which the guard treats as failure
+        rows.append({"variable": name, "max_rhat": float(np.max(rhat[name].values)),
+                     "min_ess_bulk": float(np.min(ess_bulk[name].values)),
+                     "min_ess_tail": float(np.min(ess_tail[name].values))})
+    return pd.DataFrame(rows).set_index("variable")
+
+
+def divergences(idata: az.InferenceData) -> int:
+    stats = idata.sample_stats
+    return int(stats["diverging"].sum()) if "diverging" in stats else 0
+
+
+def check_diagnostics(idata: az.InferenceData, var_names, rhat_max: float = 1.01,
+                      ess_min: float = 400) -> pd.DataFrame:
+    """Raise `DiagnosticsError` unless R-hat ≤ rhat_max and bulk and tail ESS ≥ ess_min for every element
+    of every variable in `var_names`, and there is no divergent transition.
+
+    Returns the diagnostics table (one row per variable) when everything passes.
+    """
+    table = diagnostics_table(idata, var_names)
+    problems = []
+    n_div = divergences(idata)
+    if n_div:
+        problems.append(f"{n_div} divergent transition{'s' * (n_div != 1)}")
+    for name, row in table.iterrows():
+        if not row["max_rhat"] <= rhat_max:  # NaN R-hat (e.g. a stuck chain) fails too
+            problems.append(f"{name}: R-hat {row['max_rhat']:.3f} > {rhat_max}")
+        for kind in ("bulk", "tail"):
+            ess = row[f"min_ess_{kind}"]
+            if not ess >= ess_min:
+                problems.append(f"{name}: {kind} ESS {ess:.0f} < {ess_min:g}")
+    if problems:
+        raise DiagnosticsError("sampler diagnostics failed: " + "; ".join(problems))
+    return table

@@ -1,0 +1,73 @@
+"""`python -m dexmood analyze` writes every results.json section the book reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dexmood import cli
+from dexmood import cohort as C
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return cli.analyze(C.simulate(seed=C.DEFAULT_SEED), out), out
+
+
+def test_sections_and_types(results):
+    payload, out = results
+    stored = json.loads((out / "results.json").read_text())
+    assert stored == json.loads(json.dumps(payload))
+    assert stored["n"] == {"DEX": 106, "LA": 184, "analysed": 290}
+    matching = stored["matching"]
+    assert set(matching) >= {"covariates", "pairs", "treated_unmatched", "max_abs_smd_before",
+                             "max_abs_smd_after", "caliper_sd"}
+    assert matching["pairs"] + matching["treated_unmatched"] == 106
+    assert matching["caliper_sd"] == 0.2
+    assert matching["max_abs_smd_after"] < matching["max_abs_smd_before"]
+    for outcome in ("gad7", "phq9", "nrs", "satisfaction"):
+        effect = stored["effects"][outcome]
+        low, high = effect["ci95"]
+        assert low < effect["att"] < high
+        assert len(stored["effects_by_estimator"][outcome]) >= 4
+    for outcome in ("gad7", "phq9", "nrs"):
+        block = stored["sensitivity"][outcome]
+        assert block["evalue"] >= block["evalue_ci"] >= 1
+
+
+def test_matched_csv_lists_the_matched_sets(results):
+    payload, out = results
+    matched = pd.read_csv(out / "matched.csv")
+    assert list(matched.columns) == ["patient_id", "group", "subclass", "weight", "distance"]
+    assert (matched["group"] == "DEX").sum() == payload["matching"]["pairs"]
+    assert matched.groupby("subclass")["group"].agg(lambda g: "+".join(sorted(g))).eq("DEX+LA").all()
+
+
+def test_no_overlap_is_a_readable_error(tmp_path):
+    frame = C.simulate(seed=3).data.copy()
+    dex = frame["group"] == "DEX"
+    frame.loc[dex, "age"] = 85 + np.arange(dex.sum()) % 5
+    frame.loc[~dex, "age"] = 20 + np.arange((~dex).sum()) % 5
+    path = C.write_csv(frame, tmp_path / "separated.csv")
+    run = subprocess.run([sys.executable, "-m", "dexmood", "analyze", "--cohort", str(path), "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "no treated (DEX) patient has a control within the caliper" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_mediation_section(results):
+    payload, _ = results
+    for outcome in ("gad7", "phq9"):
+        block = payload["mediation"][outcome]
+        for estimand in ("acme", "acme_control", "ade", "total", "proportion_mediated"):
+            low, high = block[estimand]["ci95"]
+            assert low <= block[estimand]["estimate"] <= high
+        assert block["acme"]["estimate"] + block["ade"]["estimate"] == pytest.approx(
+            block["total"]["estimate"], abs=0.05)
