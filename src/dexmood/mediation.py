@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -430,8 +431,10 @@ class MediationModel:
         self.compile_seconds = time.perf_counter() - start
         return self.compile_seconds
 
-    def sample_posterior(self, settings: SamplerSettings) -> az.InferenceData:
-        """NUTS draws (nutpie if available, else PyMC's sampler); timings stored in `posterior.attrs`."""
+    def sample_posterior(self, settings: SamplerSettings, cores: int | None = None) -> az.InferenceData:
+        """NUTS draws (nutpie if available, else PyMC's sampler); timings stored in `posterior.attrs`.
+
+        `cores` is passed to `pm.sample` (None = PyMC's default); it does not change the draws."""
         import pymc as pm
 
         if settings.sampler == "nutpie" and self.sampler == "nutpie":
@@ -447,7 +450,8 @@ class MediationModel:
             start = time.perf_counter()
             with self.model, quiet():
                 idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                  random_seed=settings.seed, progressbar=False, compute_convergence_checks=False)
+                                  random_seed=settings.seed, progressbar=False, compute_convergence_checks=False,
+                                  **({"cores": cores} if cores else {}))
             total = time.perf_counter() - start
             sampling = float(idata.posterior.attrs.get("sampling_time", total))
             compile_seconds = total - sampling
@@ -495,7 +499,7 @@ def cache_key(data: MediationData, priors: Priors, settings: SamplerSettings, me
 
 def fit(data: MediationData, *, settings: SamplerSettings | None = None, priors: Priors | None = None,
         mediator_outcome_rho=None, model: MediationModel | None = None, label: str = "mediation",
-        cache: bool = True, prior_draws: int = 500) -> az.InferenceData:
+        cache: bool = True, prior_draws: int = 500, cores: int | None = None) -> az.InferenceData:
     """Posterior (+ prior and posterior predictive, + per-draw estimands) for `data`, cached as netCDF.
 
     Pass `model` to re-use a compiled model (its data and ρ are replaced by `data` and
@@ -518,7 +522,7 @@ def fit(data: MediationData, *, settings: SamplerSettings | None = None, priors:
             raise ValueError("the re-used model was built with other priors")
         model.set_data(data, mediator_outcome_rho=mediator_outcome_rho)
 
-    idata = model.sample_posterior(settings)
+    idata = model.sample_posterior(settings, cores=cores)
     prior = model.sample_prior_predictive(prior_draws, seed=settings.seed + 1)
     idata.add_groups({"prior": prior.prior, "prior_predictive": prior.prior_predictive})
     idata.add_groups({"posterior_predictive": model.sample_posterior_predictive(idata, seed=settings.seed + 2)})
@@ -534,8 +538,10 @@ def fit(data: MediationData, *, settings: SamplerSettings | None = None, priors:
     add_effects(idata)
     idata.posterior.attrs.update({"model_version": MODEL_VERSION, "cache_key": path.stem,
                                   "n": data.n, "weighted": int(data.weighted)})
-    if cache:
-        idata.to_netcdf(path)
+    if cache:  # write then rename, so a notebook running in parallel never reads a half-written file
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        idata.to_netcdf(partial)
+        os.replace(partial, path)
     return idata
 
 

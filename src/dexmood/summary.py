@@ -1,0 +1,95 @@
+"""The book's headline numbers in one table: published next to reproduced (and, for simulated data, the truth).
+
+Built from the same `results.json` that `python -m dexmood analyze` writes, so the landing page, the
+command line and the notebooks cannot disagree.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dexmood import cohort as cohort_mod
+
+OUTCOME_NAMES = {"gad7": "GAD-7", "phq9": "PHQ-9", "nrs": "NRS pain", "satisfaction": "satisfaction (1–5)"}
+
+
+def _ci(entry: dict, scale: float = 1.0, digits: int = 2, suffix: str = "") -> str:
+    low, high = entry["ci95"]
+    return f"{entry['att' if 'att' in entry else 'estimate'] * scale:.{digits}f}{suffix} " \
+           f"({low * scale:.{digits}f} to {high * scale:.{digits}f}{suffix})"
+
+
+def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
+    """One row per headline finding: what was published, what this book reproduces, the truth if known."""
+    published = cohort_mod.published()["ren2025_cohort"]
+    truth = cohort.truth
+    rows = [{
+        "finding": "patients analysed (DEX / LA)",
+        "published": f"{published['n_dex']} / {published['n_la']}",
+        "reproduced": f"{results['n']['DEX']} / {results['n']['LA']}",
+        "truth (simulation)": "",
+    }]
+    if "matching" in results:
+        rows.append({"finding": "matched pairs (1:1, caliper 0.2 SD of the logit)",
+                     "published": str(published["matched_pairs"]),
+                     "reproduced": str(results["matching"]["pairs"]), "truth (simulation)": ""})
+    differences = published["between_group_difference_derived"]
+    for outcome in ("gad7", "phq9", "nrs", "satisfaction"):
+        if outcome not in results.get("effects", {}):
+            continue
+        rows.append({
+            "finding": f"effect of DEX on 1-month change, {OUTCOME_NAMES[outcome]} (ATT, 95% CI)",
+            "published": (f"{differences[outcome]:.2f} (difference of group means)" if outcome in differences
+                          else "higher with DEX (no numbers published)"),
+            "reproduced": _ci(results["effects"][outcome]),
+            "truth (simulation)": f"{truth['att'][outcome]:.2f}" if truth else "",
+        })
+    band = published["proportion_mediated_by_pain_relief"]["range"]
+    for outcome in ("gad7", "phq9"):
+        mediation = results.get("mediation", {}).get(outcome)
+        if not mediation:
+            continue
+        rows.append({
+            "finding": f"share of the {OUTCOME_NAMES[outcome]} effect running through pain relief (95% CrI)",
+            "published": f"{100 * band[0]:.0f}–{100 * band[1]:.0f}%",
+            "reproduced": _ci(mediation["proportion_mediated"], scale=100, digits=0, suffix="%"),
+            "truth (simulation)": (f"{100 * truth['mediation_treated'][outcome]['proportion_mediated']:.0f}%"
+                                   if truth else ""),
+        })
+    for outcome, sens in results.get("sensitivity", {}).items():
+        if outcome not in OUTCOME_NAMES or not isinstance(sens, dict):
+            continue
+        parts = []
+        if sens.get("evalue") is not None:
+            parts.append(f"E-value {sens['evalue']:.2f} (CI {sens['evalue_ci']:.2f})")
+        if sens.get("rosenbaum_gamma") is not None:
+            parts.append(f"Rosenbaum Γ {sens['rosenbaum_gamma']:.2f}")
+        if sens.get("medsens_rho") is not None:
+            parts.append(f"mediation ρ {sens['medsens_rho']:.2f}")
+        rows.append({"finding": f"robustness to unmeasured confounding, {OUTCOME_NAMES[outcome]}",
+                     "published": "held in sensitivity analyses (no numbers published)",
+                     "reproduced": "; ".join(parts), "truth (simulation)": ""})
+    table = pd.DataFrame(rows)
+    if truth is None:
+        table = table.drop(columns="truth (simulation)")
+    return table
+
+
+def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Cohort) -> None:
+    """Glue the table and its key numbers for the landing page (`nb09_*`)."""
+    from myst_nb import glue
+
+    from dexmood import book
+
+    glue("nb09_key_findings", findings.style.hide(axis="index").set_uuid("key-findings"), display=False)
+    book.glue_value("nb09_data_source", "simulated (synthetic cohort calibrated to the published study)"
+                    if cohort.simulated else f"the user-supplied file {cohort.source}")
+    for outcome, entry in results.get("effects", {}).items():
+        book.glue_value(f"nb09_att_{outcome}", entry["att"])
+        book.glue_value(f"nb09_att_{outcome}_ci", f"{entry['ci95'][0]:.2f} to {entry['ci95'][1]:.2f}")
+    for outcome, entry in results.get("mediation", {}).items():
+        share = entry["proportion_mediated"]
+        book.glue_value(f"nb09_pm_{outcome}", f"{100 * share['estimate']:.0f}%")
+        book.glue_value(f"nb09_pm_{outcome}_ci", f"{100 * share['ci95'][0]:.0f}–{100 * share['ci95'][1]:.0f}%")
+    if "matching" in results:
+        book.glue_value("nb09_pairs", str(results["matching"]["pairs"]))
