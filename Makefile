@@ -29,7 +29,9 @@ _build/.cohort-source: FORCE
 	  rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute; echo "cohort=$(COHORT_ABS)" > $@; fi
 FORCE:
 
+# Notebooks are executed on every core first (into the build's execution cache); the build then renders.
 book: $(STAMP) _build/.cohort-source
+	$(BIN)/python _ext/execute_parallel.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
