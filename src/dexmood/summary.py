@@ -38,7 +38,8 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
         if outcome not in results.get("effects", {}):
             continue
         rows.append({
-            "finding": f"effect of DEX on 1-month change, {OUTCOME_NAMES[outcome]} (ATT, 95% CI)",
+            "finding": (f"effect of DEX on 1-month change, {OUTCOME_NAMES[outcome]} (ATT, 95% CI)"
+                        if outcome != "satisfaction" else "effect of DEX on satisfaction, 1–5 (ATT, 95% CI)"),
             "published": (f"{differences[outcome]:.2f} (difference of group means)" if outcome in differences
                           else "higher with DEX (no numbers published)"),
             "reproduced": _ci(results["effects"][outcome]),
