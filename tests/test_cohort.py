@@ -202,3 +202,19 @@ def test_smd_table_formula():
     table = C.smd_table(frame, ["age"])
     assert table.loc[0, "SMD"] == pytest.approx(-1.0)
     assert np.isfinite(table["SMD"]).all()
+
+
+def test_user_cohort_replaces_the_simulation(good_csv, monkeypatch):
+    monkeypatch.setenv(paths.COHORT_ENV, str(good_csv))
+    user = C.get_cohort()
+    assert not user.simulated and user.truth is None
+    assert user.source == good_csv.name and "user-supplied" in user.label
+    monkeypatch.setenv(paths.COHORT_ENV, "")
+    assert C.get_cohort().simulated
+
+
+def test_bad_user_cohort_stops_the_book_with_the_readable_error(good_csv, tmp_path, monkeypatch):
+    bad = _edit(good_csv, tmp_path, lambda f: f.__setitem__("sex", f["sex"].mask(f.index == 0, "female")))
+    monkeypatch.setenv(paths.COHORT_ENV, str(bad))
+    with pytest.raises(C.CohortError, match="column 'sex'"):
+        C.get_cohort()
