@@ -10,8 +10,6 @@ claims. Day 0 = 1 December 2019 (the paper's Fig. 1).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from dexmood import paths
+from dexmood import diagnostics, paths
 
 # --------------------------------------------------------------------------------------------------
 # Time line constants
@@ -630,25 +628,13 @@ def build_its_model(pain: pd.DataFrame):
     return model
 
 
-@contextlib.contextmanager
-def _quiet_pymc():
-    """PyMC logs sampler progress at INFO (it resets its logger on import, so set it here)."""
-    logger = logging.getLogger("pymc")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
 def fit_its(pain: pd.DataFrame, random_seed: int, draws: int = 1000, tune: int = 1000, chains: int = 4,
             target_accept: float = 0.95, nuts_sampler: str = "pymc"):
     """Sample the ITS model (quietly, reproducibly); returns ArviZ InferenceData."""
     import pymc as pm
 
     model = build_its_model(pain)
-    with _quiet_pymc(), warnings.catch_warnings(), model:
+    with diagnostics.quiet_sampling(), warnings.catch_warnings(), model:
         # PyTensor warns once per process about BLAS; the model has no matrix products.
         warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=random_seed,

@@ -178,16 +178,22 @@ def validate(frame: pd.DataFrame, source: str = "<data frame>") -> pd.DataFrame:
     return validated
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a cohort CSV as text so that validation, not the parser, judges every value."""
+def read_csv_as_text(path: str | os.PathLike, error: type[Exception] = CohortError) -> pd.DataFrame:
+    """Read a CSV with every cell as text (empty, NA, NaN = missing), so that validation, not the parser,
+    judges every value; an unreadable file raises `error(source, [message])`."""
     path = Path(path)
     if not path.exists():
-        raise CohortError(str(path), ["file not found"])
+        raise error(str(path), ["file not found"])
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NA", "NaN", "nan"],
                            skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise CohortError(str(path), [f"not a readable CSV file ({exc})"]) from None
+        raise error(str(path), [f"not a readable CSV file ({exc})"]) from None
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a cohort CSV as text (see `read_csv_as_text`)."""
+    return read_csv_as_text(path, error=CohortError)
 
 
 def load(path: str | os.PathLike) -> pd.DataFrame:

@@ -5,6 +5,10 @@ Thresholds follow Vehtari et al. (2021): R-hat ≤ 1.01 and ESS ≥ 400 (100 per
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -56,3 +60,23 @@ def check_diagnostics(idata: az.InferenceData, var_names, rhat_max: float = 1.01
     if problems:
         raise DiagnosticsError("sampler diagnostics failed: " + "; ".join(problems))
     return table
+
+
+@contextlib.contextmanager
+def quiet_sampling():
+    """Silence sampler chatter whose appearance depends on caches, so stored notebook outputs are the same
+    cold and warm: PyMC's "Sampling: [...]" log, PyTensor's BLAS notice when a C module compiles, and the
+    recoverable FusionOptimizer traceback PyTensor's graph rewriter logs while nutpie compiles a model."""
+    levels = {"pymc": logging.ERROR, "pytensor": logging.ERROR, "pytensor.graph.rewriting.basic": logging.CRITICAL}
+    loggers = {name: logging.getLogger(name) for name in levels}
+    previous = {name: logger.level for name, logger in loggers.items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*BLAS.*")
+        warnings.filterwarnings("ignore", message=".*Potential.*")
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+        try:
+            yield
+        finally:
+            for name, logger in loggers.items():
+                logger.setLevel(previous[name])

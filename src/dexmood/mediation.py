@@ -24,13 +24,10 @@ posteriors are cached as netCDF under `data/derived/`, keyed by a hash of the da
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import arviz as az
@@ -352,22 +349,8 @@ class SamplerSettings:
         return asdict(self)
 
 
-@contextlib.contextmanager
-def quiet():
-    """Silence messages whose appearance depends on caches (PyTensor's BLAS notice when a C module is
-    compiled, PyMC's "Sampling: [...]" log), so stored notebook outputs are the same cold and warm."""
-    loggers = [logging.getLogger(name) for name in ("pymc", "pytensor")]
-    levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*BLAS.*")
-        warnings.filterwarnings("ignore", message=".*Potential.*")
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
+#: Silence cache-dependent sampler chatter (see `dexmood.diagnostics.quiet_sampling`).
+quiet = diagnostics.quiet_sampling
 
 
 def nutpie_available() -> bool:

@@ -28,6 +28,7 @@ import pandera.pandas as pa
 from scipy import integrate, optimize, stats
 
 from dexmood import paths
+from dexmood.cohort import read_csv_as_text
 
 #: Seed of every simulated piece of this stage (screening population, mock results, power simulation).
 TRIAL_SEED = 20230130  # the registry's study start date
@@ -733,14 +734,7 @@ def validate_results(frame: pd.DataFrame, source: str = "<results table>") -> pd
 
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
     """Read a results CSV as text (validation, not the parser, judges the values)."""
-    path = Path(path)
-    if not path.exists():
-        raise TrialDataError(str(path), ["file not found"])
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NA", "NaN", "nan"],
-                           skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise TrialDataError(str(path), [f"not a readable CSV file ({exc})"]) from None
+    return read_csv_as_text(path, error=TrialDataError)
 
 
 @dataclass(frozen=True)

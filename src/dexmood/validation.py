@@ -60,9 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -636,19 +634,6 @@ def compare_with_reference(scenario: Scenario, n_reps: int = 5, seed: int = DEFA
 # Bayesian mediation on a subset of replicates
 # --------------------------------------------------------------------------------------------------
 
-@contextmanager
-def _quiet_pytensor_rewriter():
-    """PyTensor's graph rewriter logs a recoverable FusionOptimizer traceback while nutpie compiles the
-    mediation model (the rewrite is skipped, the model is unaffected); keep it out of the book's output."""
-    logger = logging.getLogger("pytensor.graph.rewriting.basic")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 #: Sampler settings of the Bayesian replicates: 2 chains (one per core) × 500 draws after 300 tuning steps.
 BAYES_SETTINGS = {"chains": 2, "tune": 300, "draws": 500}
 
@@ -682,7 +667,7 @@ def bayesian_replicates(scenario: Scenario, n_reps: int, seed: int = DEFAULT_SEE
         sampler_seed = int(np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 1))
                            .generate_state(1)[0])
         settings = mediation.SamplerSettings(draws=draws, tune=tune, chains=chains, seed=sampler_seed)
-        with _quiet_pytensor_rewriter():
+        with diagnostics.quiet_sampling():
             idata = model.sample_posterior(settings)
         constant = xr.Dataset({"covariates": (("obs", "covariate"), data.covariates),
                                "weights": ("obs", data.weights), "mediator_center": data.mediator_center},
