@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 COHORT ?= $(DEXMOOD_COHORT)
 COHORT_ABS := $(if $(COHORT),$(abspath $(COHORT)),)
 export DEXMOOD_COHORT := $(COHORT_ABS)
+# PyTensor's compile cache lives with the environment it was built for (see warm_compile_cache).
+export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/$(VENV)/pytensor-cache
 JB_FLAGS := -W -n --keep-going
 
 .PHONY: setup book test unit nbval lint bench browser-setup clean FORCE
@@ -18,6 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	$(BIN)/python -c "from dexmood import mediation; print(f'PyTensor compile cache warmed in {mediation.warm_compile_cache():.0f} s')"
 	touch $@
 
 setup: $(STAMP)

@@ -667,7 +667,7 @@ def bayesian_replicates(scenario: Scenario, n_reps: int, seed: int = DEFAULT_SEE
         sampler_seed = int(np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 1))
                            .generate_state(1)[0])
         settings = mediation.SamplerSettings(draws=draws, tune=tune, chains=chains, seed=sampler_seed)
-        with diagnostics.quiet_sampling():
+        with mediation.quiet():
             idata = model.sample_posterior(settings)
         constant = xr.Dataset({"covariates": (("obs", "covariate"), data.covariates),
                                "weights": ("obs", data.weights), "mediator_center": data.mediator_center},
