@@ -56,9 +56,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=int, default=1200)
+    parser.add_argument("--cache", default=str(CACHE), help="jupyter-cache folder the build will read")
     args = parser.parse_args(argv)
 
-    cache = get_cache(str(CACHE))
+    cache = get_cache(args.cache)
     todo = []
     for path in book_notebooks():
         notebook = nbformat.read(path, as_version=4)
