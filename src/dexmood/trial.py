@@ -28,7 +28,7 @@ import pandera.pandas as pa
 from scipy import integrate, optimize, stats
 
 from dexmood import paths
-from dexmood.cohort import read_csv_as_text
+from dexmood.cohort import DataContractError, read_csv_as_text
 
 #: Seed of every simulated piece of this stage (screening population, mock results, power simulation).
 TRIAL_SEED = 20230130  # the registry's study start date
@@ -329,15 +329,10 @@ CRITERION_LABELS = {
 }
 
 
-class TrialDataError(ValueError):
+class TrialDataError(DataContractError):
     """A trial table (screening or results) breaks its contract; the message names columns and rows."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        n = len(problems)
-        head = f"trial file {source!r} does not meet its contract ({n} problem{'s' * (n != 1)}):"
-        super().__init__("\n".join([head, *[f"  - {p}" for p in problems]]))
+    kind = "trial file"
 
 
 def _rows_text(index: list[int], ids: pd.Series, values: list[str] | None, limit: int = 6) -> str:
