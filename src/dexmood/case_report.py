@@ -79,6 +79,12 @@ def _ends_after_start(frame: pd.DataFrame) -> pd.Series:
     return frame["day_end"].isna() | (frame["day_end"] > frame["day_start"])
 
 
+def _span_checks() -> list[pa.Check]:
+    """Every dated row: dates agree with their day numbers and the span does not end before it starts."""
+    return [_date_matches_day("date_start", "day_start"), _date_matches_day("date_end", "day_end"),
+            pa.Check(_ends_after_start, name="day_end after day_start")]
+
+
 REGIMEN_SCHEMA = pa.DataFrameSchema(
     {
         "step_id": pa.Column(int, pa.Check.ge(1), unique=True, coerce=True),
@@ -106,9 +112,7 @@ REGIMEN_SCHEMA = pa.DataFrameSchema(
         "note": pa.Column(str, nullable=True),
     },
     checks=[
-        _date_matches_day("date_start", "day_start"),
-        _date_matches_day("date_end", "day_end"),
-        pa.Check(_ends_after_start, name="day_end after day_start"),
+        *_span_checks(),
         pa.Check(lambda f: f["day_end"].notna() | (f["timing_end"] == "not_reported"),
                  name="empty day_end only when timing_end is not_reported"),
         pa.Check(lambda f: (f["role"] != "opioid") | f["day_end"].notna(), name="opioid rows have an end"),
@@ -133,9 +137,7 @@ PAIN_SCHEMA = pa.DataFrameSchema(
         "note": pa.Column(str, nullable=True),
     },
     checks=[
-        _date_matches_day("date_start", "day_start"),
-        _date_matches_day("date_end", "day_end"),
-        pa.Check(_ends_after_start, name="day_end after day_start"),
+        *_span_checks(),
         pa.Check(lambda f: f["nrs_high"] >= f["nrs_low"], name="nrs_high >= nrs_low"),
         pa.Check(lambda f: (f["dex"] == 1) == (f["segment"] == "intrathecal_dex"),
                  name="dex = 1 exactly in the intrathecal_dex segment"),
