@@ -20,6 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from dexmood import diagnostics, paths
+from dexmood.errors import CaseReportError
 
 # --------------------------------------------------------------------------------------------------
 # Time line constants
@@ -48,10 +49,6 @@ ROLES = ("opioid", "adjuvant", "antidepressant", "oncology", "local_anaesthetic"
 TIMINGS = ("stated", "relative", "month", "approximate", "inferred", "attested", "not_reported")
 SOURCE_PATTERN = r"^(Abstract|Introduction|Case Report|Discussion|Conclusion|Table 1|Fig\. [123])"
 SIDE_EFFECT_SCALE = {1: "never", 2: "seldom", 3: "sometimes", 4: "usually", 5: "always"}
-
-
-class CaseReportError(ValueError):
-    """A case-report data file breaks its schema; one line per problem."""
 
 
 # --------------------------------------------------------------------------------------------------

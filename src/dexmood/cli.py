@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dexmood import cohort as cohort_mod
 from dexmood import effects, matching, mediation, sensitivity
+from dexmood.errors import DexmoodError
 
 
 def _cmd_validate(args) -> int:
@@ -92,6 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (cohort_mod.CohortError, matching.MatchingError, mediation.DiagnosticsError) as err:
+    except DexmoodError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code

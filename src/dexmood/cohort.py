@@ -20,6 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from dexmood import paths
+from dexmood.errors import CohortError, DataContractError  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------------------------------
 # The data contract
@@ -68,28 +69,6 @@ def _build_schema() -> pa.DataFrameSchema:
 
 #: The cohort contract as a pandera schema (the single source of truth for columns, types and ranges).
 COHORT_SCHEMA = _build_schema()
-
-
-class DataContractError(ValueError):
-    """A data file breaks its contract: one readable message listing every problem (column, rows, values)."""
-
-    #: How the message names the file and its contract.
-    kind = "data file"
-    contract = "its contract"
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        n = len(problems)
-        head = f"{self.kind} {source!r} does not meet {self.contract} ({n} problem{'s' * (n != 1)}):"
-        super().__init__("\n".join([head, *[f"  - {p}" for p in problems]]))
-
-
-class CohortError(DataContractError):
-    """A cohort file breaks the contract. The message names every offending column and row."""
-
-    kind = "cohort file"
-    contract = "the data contract"
 
 
 def _rows_text(rows: list[int], ids: list[str] | None, values: list[str] | None, limit: int = 8) -> str:

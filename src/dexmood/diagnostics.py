@@ -13,9 +13,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-
-class DiagnosticsError(RuntimeError):
-    """The sampler did not converge well enough to report the named quantities."""
+from dexmood.errors import DiagnosticsError
 
 
 def diagnostics_table(idata: az.InferenceData, var_names) -> pd.DataFrame:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from dexmood.cohort import baseline_covariates
+from dexmood.errors import MatchingError
 
 #: Balance thresholds (Austin 2009; Rubin 2001): |SMD| below, variance ratio within.
 SMD_THRESHOLD = 0.1
@@ -44,10 +45,6 @@ VARIANCE_RATIO_RANGE = (0.5, 2.0)
 DEFAULT_CALIPER_SD = 0.2
 ORDERS = ("largest", "smallest", "data")
 TREATED_GROUP = "DEX"
-
-
-class MatchingError(ValueError):
-    """Matching cannot produce a matched sample; the message says why and what to change."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ import pandera.pandas as pa
 from scipy import integrate, optimize, stats
 
 from dexmood import paths
-from dexmood.cohort import DataContractError, read_csv_as_text
+from dexmood.cohort import read_csv_as_text
+from dexmood.errors import TrialDataError
 
 #: Seed of every simulated piece of this stage (screening population, mock results, power simulation).
 TRIAL_SEED = 20230130  # the registry's study start date
@@ -327,12 +328,6 @@ CRITERION_LABELS = {
     "exclusion 6": "liver/renal/ASA IV+", "exclusion 7": "weight < 40 kg", "exclusion 8": "other study",
     "exclusion 9": "follow-up impossible", "exclusion 10": "other",
 }
-
-
-class TrialDataError(DataContractError):
-    """A trial table (screening or results) breaks its contract; the message names columns and rows."""
-
-    kind = "trial file"
 
 
 def _rows_text(index: list[int], ids: pd.Series, values: list[str] | None, limit: int = 6) -> str:
