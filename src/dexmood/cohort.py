@@ -20,6 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from dexmood import paths
+from dexmood.settings import SETTINGS
 from dexmood.errors import CohortError, DataContractError  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------------------------------
@@ -40,6 +41,15 @@ OPTIONAL_COLUMNS = ("bmi", "pain_duration_months", "pain_diagnosis", "procedure"
 CATEGORICAL_COVARIATES = ("sex", "pain_diagnosis", "procedure")
 #: Mild symptoms: the usual cut-off of both questionnaires (Spitzer 2006; Kroenke 2001).
 MILD_CUTOFF = 5
+#: Further `*_baseline` covariates: a text column with more distinct values than this is free text, not a
+#: category (an error asks the user to recode it); a level held by fewer patients than
+#: `RARE_LEVEL_MIN` is pooled into `OTHER_LEVEL` before modelling.
+MAX_CATEGORY_LEVELS = 30
+RARE_LEVEL_MIN = 10
+OTHER_LEVEL = "other (pooled)"
+MISSING_LEVEL = "missing"
+#: An optional covariate missing in more than this share of patients is left out of the models.
+MAX_MISSING_SHARE = 0.5
 
 
 def _score(name: str, lo: int, hi: int, nullable: bool) -> pa.Column:
@@ -160,12 +170,35 @@ def validate(frame: pd.DataFrame, source: str = "<data frame>") -> pd.DataFrame:
             problems.append(f"column '{col}': value {_describe_check(col, str(check))} in "
                             + _rows_text(rows, pids, values if check != "not_nullable" else None))
         raise CohortError(source, problems) from None
+    extra = [c for c in validated.columns if c.endswith("_baseline") and c not in COHORT_SCHEMA.columns]
+    for column in extra:
+        typed, problem = _type_extra_covariate(validated[column], column)
+        if problem:
+            problems.append(problem)
+        validated[column] = typed
     if problems:
         raise CohortError(source, problems)
     for column in CATEGORICAL_COVARIATES:
         if column in validated:
             validated[column] = validated[column].astype("string")
     return validated
+
+
+def _type_extra_covariate(raw: pd.Series, column: str) -> tuple[pd.Series, str | None]:
+    """A further `*_baseline` column is numeric when every non-missing value parses as a number, else
+    categorical; a categorical column with more than `MAX_CATEGORY_LEVELS` distinct values is free text."""
+    text = raw.astype("object").where(raw.isna(), raw.astype(str).str.strip())
+    text = text.where(text != "", None)
+    parsed = pd.to_numeric(text, errors="coerce")
+    if text.notna().any() and parsed[text.notna()].notna().all():
+        return parsed.astype(float), None
+    levels = text.dropna().unique()
+    if len(levels) > MAX_CATEGORY_LEVELS:
+        shown = ", ".join(repr(str(v)) for v in levels[:3])
+        return text, (f"column '{column}': looks like free text ({len(levels)} distinct values, e.g. {shown}); "
+                      f"a covariate must be numeric or have at most {MAX_CATEGORY_LEVELS} categories — recode "
+                      "it into categories or remove the column")
+    return text.astype("string"), None
 
 
 def read_csv_as_text(path: str | os.PathLike, error: type[Exception] = CohortError) -> pd.DataFrame:
@@ -195,13 +228,61 @@ def baseline_covariates(frame: pd.DataFrame) -> list[str]:
     """The baseline covariates of the contract that are present, in a fixed documented order.
 
     age, sex, the three baseline scores, then the optional bmi, pain_duration_months, pain_diagnosis,
-    procedure, then any further `*_baseline` column in file order.
+    procedure, then any further `*_baseline` column in file order, then the missing-value indicators
+    `<covariate>_missing` made by `prepare_covariates`.
     """
     fixed = ["age", "sex", "nrs_baseline", "gad7_baseline", "phq9_baseline",
              "bmi", "pain_duration_months", "pain_diagnosis", "procedure"]
     present = [c for c in fixed if c in frame.columns and frame[c].notna().any()]
-    extra = [c for c in frame.columns if c.endswith("_baseline") and c not in present]
-    return present + extra
+    extra = [c for c in frame.columns if c.endswith("_baseline") and c not in present and frame[c].notna().any()]
+    indicators = [f"{c}_missing" for c in present + extra if f"{c}_missing" in frame.columns]
+    return present + extra + indicators
+
+
+def prepare_covariates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis frame: every patient kept, optional covariates made usable by a stated rule.
+
+    - an optional covariate missing in more than `MAX_MISSING_SHARE` of patients is left out of the models;
+    - otherwise a missing numeric value is replaced by the median of the others and a 0/1 indicator
+      `<covariate>_missing` enters the models (the missing-indicator method, so no patient is dropped
+      and missingness itself is balanced by matching); a missing category becomes the level "missing";
+    - in a further categorical `*_baseline` covariate, levels held by fewer than `RARE_LEVEL_MIN` patients
+      are pooled into one level.
+    Returns the frame and a table of what was done (covariate, action, patients affected) for the flow.
+    """
+    out = frame.copy()
+    notes = []
+    optional = [c for c in out.columns if c in ("bmi", "pain_duration_months", "pain_diagnosis", "procedure")
+                or (c.endswith("_baseline") and c not in COHORT_SCHEMA.columns)]
+    for column in optional:
+        missing = out[column].isna()
+        n_missing = int(missing.sum())
+        if n_missing == 0 and column in ("pain_diagnosis", "procedure", "bmi", "pain_duration_months"):
+            continue
+        if n_missing > MAX_MISSING_SHARE * len(out):
+            out = out.drop(columns=column)
+            notes.append({"covariate": column, "action": f"left out of the models (missing in more than "
+                          f"{MAX_MISSING_SHARE:.0%} of patients)", "patients": n_missing})
+            continue
+        numeric = pd.api.types.is_numeric_dtype(out[column])
+        if n_missing and numeric:
+            out[column] = out[column].fillna(float(out[column].median()))
+            out[f"{column}_missing"] = missing.astype(float)
+            notes.append({"covariate": column, "action": "missing value replaced by the median, with a "
+                          "missing-value indicator in the models", "patients": n_missing})
+        elif n_missing:
+            out[column] = out[column].astype("string").fillna(MISSING_LEVEL)
+            notes.append({"covariate": column, "action": f"missing value coded as the level '{MISSING_LEVEL}'",
+                          "patients": n_missing})
+        if not numeric and column not in CATEGORICAL_COVARIATES:
+            counts = out[column].value_counts()
+            rare = [str(level) for level, n in counts.items() if n < RARE_LEVEL_MIN]
+            if len(rare) > 1 or (rare and len(counts) > 2):
+                out[column] = out[column].astype("string").where(~out[column].isin(rare), OTHER_LEVEL)
+                notes.append({"covariate": column, "action": f"{len(rare)} level(s) with fewer than "
+                              f"{RARE_LEVEL_MIN} patients pooled into '{OTHER_LEVEL}'",
+                              "patients": int(counts[rare].sum())})
+    return out, pd.DataFrame(notes, columns=["covariate", "action", "patients"])
 
 
 def add_changes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,8 +294,10 @@ def add_changes(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def flow_table(frame: pd.DataFrame, screening: list[tuple[str, int]] | None = None) -> pd.DataFrame:
-    """Every row accounted for: screening exclusions (if known) and, per outcome, missing follow-up."""
+def flow_table(frame: pd.DataFrame, screening: list[tuple[str, int]] | None = None,
+               preparation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every row accounted for: screening exclusions (if known), per outcome missing follow-up, and what
+    `prepare_covariates` did to incomplete or rare covariate values (no patient is dropped for them)."""
     rows = []
     if screening:
         total = len(frame) + sum(n for _, n in screening)
@@ -231,6 +314,11 @@ def flow_table(frame: pd.DataFrame, screening: list[tuple[str, int]] | None = No
     if "satisfaction" in frame:
         rows.append({"stage": "satisfaction not available", "reason": "missing value",
                      "n": int(frame["satisfaction"].isna().sum())})
+    else:
+        rows.append({"stage": "satisfaction not available", "reason": "not in the data", "n": len(frame)})
+    for note in [] if preparation is None else preparation.itertuples(index=False):
+        rows.append({"stage": f"covariate {note.covariate}: kept in analysis", "reason": note.action,
+                     "n": int(note.patients)})
     return pd.DataFrame(rows)
 
 
@@ -238,7 +326,7 @@ def flow_table(frame: pd.DataFrame, screening: list[tuple[str, int]] | None = No
 # Simulation: a structural model calibrated to the published study
 # --------------------------------------------------------------------------------------------------
 
-DEFAULT_SEED = 20250222
+DEFAULT_SEED = SETTINGS.seed
 
 
 @dataclass(frozen=True)
@@ -294,7 +382,11 @@ class SimulationDesign:
 
 @dataclass
 class Cohort:
-    """A cohort ready for analysis, with its provenance."""
+    """A cohort ready for analysis, with its provenance.
+
+    `data` is the analysis frame (`prepare_covariates` applied: every patient, covariates usable), `raw`
+    the validated file as given (for descriptive tables), `preparation` what was done to covariates.
+    Build one with `make_cohort`."""
 
     data: pd.DataFrame
     flow: pd.DataFrame
@@ -302,6 +394,17 @@ class Cohort:
     simulated: bool
     truth: dict | None = None
     screening: list[tuple[str, int]] = field(default_factory=list)
+    raw: pd.DataFrame | None = None
+    preparation: pd.DataFrame | None = None
+
+    def has(self, column: str) -> bool:
+        """Is the column in the data with at least one value (e.g. the optional `satisfaction`)?"""
+        return column in self.data.columns and bool(self.data[column].notna().any())
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The outcomes this cohort can answer: GAD-7, PHQ-9, NRS, and satisfaction if present."""
+        return OUTCOMES + (("satisfaction",) if self.has("satisfaction") else ())
 
     @property
     def label(self) -> str:
@@ -463,9 +566,22 @@ def simulate(design: SimulationDesign | None = None, seed: int = DEFAULT_SEED) -
     """Simulate the analysed cohort (validated against the contract) with its true effects."""
     world = draw_world(design, seed)
     data = validate(world.frame(), source="simulation")
-    screening = list(world.design.screening_exclusions)
-    return Cohort(data=data, flow=flow_table(data, screening), source="simulated", simulated=True,
-                  truth=world.truth(), screening=screening)
+    return make_cohort(data, "simulated", simulated=True, truth=world.truth(),
+                       screening=list(world.design.screening_exclusions))
+
+
+def make_cohort(validated: pd.DataFrame, source: str, *, simulated: bool = False, truth: dict | None = None,
+                screening: list[tuple[str, int]] | None = None) -> Cohort:
+    """A `Cohort` from a validated frame: covariates prepared, flow table with every row accounted for."""
+    data, preparation = prepare_covariates(validated)
+    return Cohort(data=data, flow=flow_table(validated, screening, preparation), source=source,
+                  simulated=simulated, truth=truth, screening=list(screening or []), raw=validated,
+                  preparation=preparation)
+
+
+def load_cohort(path: str | os.PathLike) -> Cohort:
+    """A user's cohort CSV, validated against the contract and prepared for analysis."""
+    return make_cohort(load(path), Path(path).name)
 
 
 def _effects(diff: np.ndarray, mask: np.ndarray) -> float:
@@ -529,8 +645,7 @@ def get_cohort(seed: int = DEFAULT_SEED, design: SimulationDesign | None = None)
     """The cohort every notebook analyses: the user's CSV if `DEXMOOD_COHORT` is set, else the simulation."""
     user_file = os.environ.get(paths.COHORT_ENV, "").strip()
     if user_file:
-        frame = load(user_file)
-        return Cohort(data=frame, flow=flow_table(frame), source=Path(user_file).name, simulated=False)
+        return load_cohort(user_file)
     return simulate(design, seed=seed)
 
 

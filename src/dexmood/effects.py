@@ -34,6 +34,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from dexmood import cohort as cohort_mod
 from dexmood import paths
+from dexmood.settings import SETTINGS
 
 #: Outcome key -> column analysed. Changes are 1-month minus baseline (negative = improvement).
 OUTCOME_COLUMNS = {"gad7": "gad7_change", "phq9": "phq9_change", "nrs": "nrs_change",
@@ -53,12 +54,20 @@ ESTIMATORS = {
 }
 #: The estimator reported as the headline `effects` in results.json.
 PRIMARY_ESTIMATOR = "matched_difference"
-DEFAULT_BOOTSTRAP = 500
-DEFAULT_SEED = 20250222
+DEFAULT_BOOTSTRAP = SETTINGS.n_boot
+DEFAULT_SEED = SETTINGS.seed
 Z95 = stats.norm.ppf(0.975)
 
 TIDY_COLUMNS = ["outcome", "estimator", "estimate", "ci_low", "ci_high", "se", "n", "n_missing", "label",
-                "sample", "estimand"]
+                "sample", "estimand", "note"]
+#: What an outcome absent from a user's file is reported as, everywhere.
+NOT_IN_DATA = "not in the data"
+
+
+def available_outcomes(frame: pd.DataFrame, outcomes=tuple(OUTCOME_COLUMNS)) -> tuple[str, ...]:
+    """The outcomes of `outcomes` that the frame can answer (the optional satisfaction may be absent)."""
+    frame = prepare(frame)
+    return tuple(k for k in outcomes if OUTCOME_COLUMNS[k] in frame and frame[OUTCOME_COLUMNS[k]].notna().any())
 
 
 @dataclass(frozen=True)
@@ -498,33 +507,63 @@ def estimate_effects(matched: pd.DataFrame, full: pd.DataFrame, covariates: list
     propensity = np.asarray(propensity, dtype=float)
     if len(propensity) != len(full):
         raise ValueError(f"propensity has {len(propensity)} values but the cohort has {len(full)} rows")
-    aipw = aipw_att_many(full, {OUTCOME_COLUMNS[key]: outcome_covariates(covariates, key) for key in outcomes},
-                         covariates, n_boot=n_boot, seed=seed)
+    outcomes = available_outcomes(full, outcomes)
+    aipw, aipw_note = _attempt(lambda: aipw_att_many(
+        full, {OUTCOME_COLUMNS[key]: outcome_covariates(covariates, key) for key in outcomes}, covariates,
+        n_boot=n_boot, seed=seed), "augmented IPW")
+    if aipw_note:
+        aipw = {OUTCOME_COLUMNS[key]: _failed(aipw_note) for key in outcomes}
     rows = []
     for key in outcomes:
         column = OUTCOME_COLUMNS[key]
         adjust = outcome_covariates(covariates, key)
-        results = {
-            "matched_difference": matched_difference(matched, column, weights=weights, subclass=subclass),
-            "matched_regression": matched_regression(matched, column, adjust, weights=weights,
-                                                     subclass=subclass),
-            "ipw_att": ipw_att(full, column, propensity),
-            "overlap": overlap_effect(full, column, propensity),
-            "aipw_att": aipw[column],
-            "welch_difference": welch_difference(matched, column, weights=weights),
-            "naive_difference": weighted_difference(full, column),
+        estimators = {
+            "matched_difference": lambda: matched_difference(matched, column, weights=weights, subclass=subclass),
+            "matched_regression": lambda: matched_regression(matched, column, adjust, weights=weights,
+                                                             subclass=subclass),
+            "ipw_att": lambda: ipw_att(full, column, propensity),
+            "overlap": lambda: overlap_effect(full, column, propensity),
+            "aipw_att": lambda: aipw[column],
+            "welch_difference": lambda: welch_difference(matched, column, weights=weights),
+            "naive_difference": lambda: weighted_difference(full, column),
         }
-        for estimator, result in results.items():
+        for estimator, compute in estimators.items():
             label, sample, estimand = ESTIMATORS[estimator]
+            result, note = _attempt(compute, label)
             rows.append({"outcome": key, "estimator": estimator, **result.to_dict(), "label": label,
-                         "sample": sample, "estimand": estimand})
+                         "sample": sample, "estimand": estimand, "note": note})
     return pd.DataFrame(rows)[TIDY_COLUMNS]
+
+
+def _failed(note: str) -> Estimate:
+    """An estimator that could not run on these data: every number NaN (the note says why)."""
+    nan = float("nan")
+    return Estimate(nan, nan, nan, nan, 0, 0)
+
+
+#: Failures of a fit on a user's data that mean "this method cannot run here", not a bug.
+_NUMERICAL_FAILURES = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError)
+
+
+def _attempt(compute, label: str):
+    """Run one estimator; on a numerical failure return NaNs and one sentence saying why (the rest runs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            result = compute()
+        except _NUMERICAL_FAILURES as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return _failed(reason), f"{label} could not be estimated on these data ({reason})"
+    if isinstance(result, Estimate) and not np.isfinite(result.estimate):
+        return result, f"{label} could not be estimated on these data (too few patients)"
+    return result, ""
 
 
 def group_mean_table(matched: pd.DataFrame, full: pd.DataFrame, outcomes=tuple(OUTCOME_COLUMNS),
                      weights: str = "weights") -> pd.DataFrame:
     """Per-group mean change (t CI) in the matched sample and in the full cohort, all outcomes."""
     blocks = []
+    outcomes = available_outcomes(full, outcomes)
     for sample, frame, w in (("matched", prepare(matched), weights), ("full", prepare(full), None)):
         for key in outcomes:
             table = group_means(frame, OUTCOME_COLUMNS[key], weights=w)
@@ -618,8 +657,9 @@ def _by_estimator(effects: pd.DataFrame) -> dict:
     out: dict = {}
     for row in effects.itertuples(index=False):
         out.setdefault(row.outcome, {})[row.estimator] = {
-            "att": row.estimate, "ci95": [row.ci_low, row.ci_high], "se": row.se, "n": int(row.n),
-            "n_missing": int(row.n_missing), "estimand": row.estimand, "sample": row.sample}
+            "att": _number(row.estimate), "ci95": [_number(row.ci_low), _number(row.ci_high)],
+            "se": _number(row.se), "n": int(row.n), "n_missing": int(row.n_missing), "estimand": row.estimand,
+            "sample": row.sample, **({"note": row.note} if row.note else {})}
     return out
 
 
@@ -644,7 +684,8 @@ def analyse(match_result, cohort, *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int 
         "effects": effects,
         "group_means": group_mean_table(matched, full),
         "responders": responder_effects(matched),
-        "satisfaction_ordinal": ordinal_satisfaction(matched),
+        "satisfaction_ordinal": (ordinal_satisfaction(matched) if "satisfaction" in available_outcomes(matched)
+                                 else None),
         "excluded_missing_covariates": int(len(cohort.data) - len(full)),
     }
     if cohort.truth is not None:
@@ -654,13 +695,27 @@ def analyse(match_result, cohort, *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int 
 
 def results_section(match_result, cohort) -> dict:
     """The `effects` (estimator 1) and `effects_by_estimator` entries of results.json."""
-    effects = analyse(match_result, cohort)["effects"]
-    primary = effects[effects["estimator"] == PRIMARY_ESTIMATOR]
-    return {
-        "effects": {row.outcome: {"att": row.estimate, "ci95": [row.ci_low, row.ci_high]}
-                    for row in primary.itertuples(index=False)},
-        "effects_by_estimator": _by_estimator(effects),
-    }
+    return results_from_analysis(analyse(match_result, cohort))
+
+
+def results_from_analysis(analysis: dict) -> dict:
+    """The `effects` (primary estimator) and `effects_by_estimator` entries of results.json; an outcome
+    the data cannot answer is `{"status": "not in the data"}`."""
+    effects = analysis["effects"]
+    primary = effects[effects["estimator"] == analysis.get("primary", PRIMARY_ESTIMATOR)]
+    section = {key: {"status": NOT_IN_DATA} for key in OUTCOME_COLUMNS}
+    for row in primary.itertuples(index=False):
+        section[row.outcome] = {"att": _number(row.estimate), "se": _number(row.se),
+                                "ci95": [_number(row.ci_low), _number(row.ci_high)],
+                                "estimator": row.estimator, "n": int(row.n)}
+        if row.note:
+            section[row.outcome]["note"] = row.note
+    return {"effects": section, "effects_by_estimator": _by_estimator(effects)}
+
+
+def _number(value) -> float | None:
+    """JSON has no NaN: a number that could not be estimated is null."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -682,7 +737,8 @@ def write_effects_json(analysis: dict, cohort, path=None):
         "estimates": _records(effects),
         "group_means": _records(analysis["group_means"]),
         "responders": _records(analysis["responders"]),
-        "satisfaction_ordinal_odds_ratio": analysis["satisfaction_ordinal"].to_dict(),
+        "satisfaction_ordinal_odds_ratio": (analysis["satisfaction_ordinal"].to_dict()
+                                            if analysis["satisfaction_ordinal"] is not None else NOT_IN_DATA),
     }
     if "truth" in analysis:
         payload["truth_comparison"] = _records(analysis["truth"])

@@ -38,11 +38,12 @@ import pandas as pd
 
 from dexmood.cohort import baseline_covariates
 from dexmood.errors import MatchingError
+from dexmood.settings import SETTINGS
 
 #: Balance thresholds (Austin 2009; Rubin 2001): |SMD| below, variance ratio within.
 SMD_THRESHOLD = 0.1
 VARIANCE_RATIO_RANGE = (0.5, 2.0)
-DEFAULT_CALIPER_SD = 0.2
+DEFAULT_CALIPER_SD = SETTINGS.caliper_sd
 ORDERS = ("largest", "smallest", "data")
 TREATED_GROUP = "DEX"
 
@@ -554,11 +555,58 @@ def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, r
                        summary=summary, unmatched=unmatched)
 
 
-def default_match(cohort) -> MatchResult:
-    """The book's main specification (used by notebooks 02–05): 1:1 nearest neighbour on the logit PS of
-    every baseline covariate, without replacement, caliper 0.2 SD, largest PS first."""
+#: A numeric covariate at least this right-skewed (sample skewness), with no negative values and more than
+#: two values, enters the default propensity model on the log scale.
+SKEWNESS_FOR_LOG = 1.0
+
+
+def propensity_terms(frame: pd.DataFrame, covariates: list[str] | None = None) -> dict[str, str]:
+    """The default propensity model's term for each covariate, by a rule that does not look at treatment:
+
+    - categorical covariates enter as indicator columns, numeric ones linearly;
+    - a numeric covariate with more than two values, none negative, and sample skewness above
+      `SKEWNESS_FOR_LOG` (durations, counts, laboratory values) enters as ``np.log(x)``, or ``np.log1p(x)``
+      when it has zeros: a linear logit in a long-tailed covariate lets its extreme values dominate the
+      score, and matching then balances its mean but not its spread (variance ratios far from 1).
+    Constant covariates are left out (they carry no information)."""
+    covariates = list(covariates) if covariates is not None else baseline_covariates(frame)
+    terms = {}
+    for name in covariates:
+        series = frame[name].dropna()
+        if series.nunique() < 2:
+            continue
+        if _is_categorical(series):
+            terms[name] = f"C({name})"
+            continue
+        values = series.to_numpy(dtype=float)
+        skewed = values.min() >= 0 and series.nunique() > 2 and float(pd.Series(values).skew()) > SKEWNESS_FOR_LOG
+        if skewed:
+            terms[name] = f"np.log1p({name})" if values.min() == 0 else f"np.log({name})"
+        else:
+            terms[name] = name
+    return terms
+
+
+def propensity_formula(frame: pd.DataFrame, covariates: list[str] | None = None) -> str:
+    """Right-hand side of the default propensity model (see `propensity_terms`)."""
+    return " + ".join(propensity_terms(frame, covariates).values())
+
+
+def match_with_settings(cohort, settings=None, **overrides) -> MatchResult:
+    """The book's main specification (used by notebooks 02–05, the command line and the sensitivity
+    analyses): greedy nearest neighbour on the logit of the default propensity model (`propensity_terms`),
+    largest propensity first, with ratio, replacement and caliper from `dexmood.settings.SETTINGS`."""
+    settings = settings or SETTINGS
     frame = cohort.data if hasattr(cohort, "data") else cohort
-    return match_nearest(frame, ratio=1, replace=False, caliper_sd=DEFAULT_CALIPER_SD)
+    terms = propensity_terms(frame, overrides.pop("covariates", None))
+    options = {"ratio": settings.ratio, "replace": settings.replace, "caliper_sd": settings.caliper_sd}
+    options.update(overrides)
+    return match_nearest(frame, list(terms), formula=" + ".join(terms.values()), **options)
+
+
+def default_match(cohort, settings=None) -> MatchResult:
+    """The book's main matched sample (`match_with_settings` with the book's settings)."""
+    return match_with_settings(cohort, settings)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -778,7 +826,10 @@ def results_section(match_result: MatchResult) -> dict:
         "treated_unmatched": int(match_result.summary["treated_unmatched"]),
         "max_abs_smd_before": round(balance.max_abs_smd("before"), 6),
         "max_abs_smd_after": round(balance.max_abs_smd("after"), 6),
+        "balance_passed": balance.passed,
+        "failing_terms": list(balance.failures()["term"]),
         "caliper_sd": match_result.summary["caliper_sd"],
+        "propensity_formula": match_result.summary["formula"],
     }
 
 

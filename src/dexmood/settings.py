@@ -1,7 +1,7 @@
 """Every analysis setting, defined once.
 
 The command line, the notebooks and the landing page take their seed, caliper, bootstrap size, sampler and
-diagnostics thresholds from `SETTINGS` (or a copy made with `SETTINGS.replace(...)`), so they agree by
+diagnostics thresholds from `SETTINGS` (or a copy made with `SETTINGS.updated(...)`), so they agree by
 construction. A literal copy of one of these values anywhere else in `src/` or `notebooks/` is a bug
 (`tests/test_settings.py` looks for them).
 """
@@ -72,8 +72,11 @@ class Settings:
     #: Subgroup cells smaller than this (patients per arm) get no test and no verdict.
     min_subgroup_arm: int = 10
 
-    def replace_(self, **changes) -> Settings:
+    def updated(self, **changes) -> Settings:
+        """A copy with some settings changed (the object itself is frozen)."""
         return dataclasses.replace(self, **changes)
+
+    replace_ = updated  # early spelling, kept for callers written against it
 
     def key(self) -> dict:
         """Plain-data form (part of every cache key and of `results.json`)."""

@@ -1,0 +1,180 @@
+"""The one analysis pipeline: cohort → match → effects → mediation → sensitivity → results.json.
+
+Each stage takes the previous stage's result and the `Settings`; the command line (`python -m dexmood
+analyze`), notebooks 02–05 and the landing page (notebook 09) call these functions with `SETTINGS`, so they
+agree by construction. A method that cannot run on a user's cohort (too few patients, an absent column)
+is reported in one sentence under `notes`; the rest still runs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dexmood import cohort as cohort_mod
+from dexmood import effects, matching, mediation, sensitivity
+from dexmood.errors import AnalysisNotPossible
+from dexmood.settings import SETTINGS, Settings
+
+#: The estimator whose interval is reported as the headline when the matched sample is balanced; when it is
+#: not, the covariate-adjusted estimator on the same matched sample takes its place (and the text says why).
+PRIMARY_BALANCED = "matched_difference"
+PRIMARY_IMBALANCED = "matched_regression"
+
+
+def load_cohort(path: str | os.PathLike | None = None, settings: Settings = SETTINGS) -> cohort_mod.Cohort:
+    """Stage 1: the user's CSV (`path`, or `DEXMOOD_COHORT`), else the cohort simulated with the seed."""
+    if path is not None:
+        return cohort_mod.load_cohort(path)
+    return cohort_mod.get_cohort(seed=settings.seed)
+
+
+def match(cohort: cohort_mod.Cohort, settings: Settings = SETTINGS) -> matching.MatchResult:
+    """Stage 2: the main matched sample (propensity model by `matching.propensity_terms`)."""
+    return matching.match_with_settings(cohort, settings)
+
+
+@dataclass
+class EffectsResult:
+    analysis: dict
+    primary: str
+    primary_reason: str
+    balance_passed: bool
+
+    @property
+    def table(self):
+        return self.analysis["effects"]
+
+
+def primary_estimator(match_result: matching.MatchResult) -> tuple[str, str, bool]:
+    """Which estimator is the headline, and the sentence that says why (the book's balance rule)."""
+    balance = match_result.balance()
+    if balance.passed:
+        return PRIMARY_BALANCED, ("the matched sample passes the balance rule (every |SMD| < "
+                                  f"{balance.smd_threshold:g} and every variance ratio within "
+                                  f"{balance.variance_ratio_range[0]:g}–{balance.variance_ratio_range[1]:g}), "
+                                  "so the matched difference in means is the primary estimate"), True
+    failing = ", ".join(balance.failures()["term"])
+    return PRIMARY_IMBALANCED, (f"the matched sample fails the balance rule on {failing}, so the "
+                                "covariate-adjusted estimate on the matched sample (g-computation) is the "
+                                "primary estimate"), False
+
+
+def estimate_effects(match_result: matching.MatchResult, cohort: cohort_mod.Cohort,
+                     settings: Settings = SETTINGS) -> EffectsResult:
+    """Stage 3: every estimator for every outcome the data can answer; the primary one by balance."""
+    analysis = effects.analyse(match_result, cohort, n_boot=settings.n_boot, seed=settings.seed)
+    primary, reason, passed = primary_estimator(match_result)
+    analysis["primary"] = primary
+    return EffectsResult(analysis=analysis, primary=primary, primary_reason=reason, balance_passed=passed)
+
+
+def fit_mediation(match_result: matching.MatchResult, settings: Settings = SETTINGS):
+    """Stage 4: the Bayesian mediation model on the matched sample it is given; diagnostics enforced."""
+    data = mediation.prepare_data(cohort_mod.add_changes(match_result.data), weights="weights")
+    sampler = mediation.SamplerSettings(draws=settings.sampler.draws, tune=settings.sampler.tune,
+                                        chains=settings.sampler.chains, seed=settings.seed,
+                                        sampler=settings.sampler.sampler)
+    posterior = mediation.fit(data, settings=sampler, label="mediation_matched")
+    mediation.check_diagnostics(posterior, rhat_max=settings.diagnostics.rhat_max,
+                                ess_min=settings.diagnostics.ess_min)
+    return posterior
+
+
+def sensitivity_section(match_result: matching.MatchResult, cohort: cohort_mod.Cohort,
+                        settings: Settings = SETTINGS) -> dict:
+    """Stage 5: the robustness numbers of results.json."""
+    try:
+        return sensitivity.results_section(match_result, cohort, settings=settings)
+    except TypeError:  # an older signature without settings
+        return sensitivity.results_section(match_result, cohort)
+
+
+@dataclass
+class Progress:
+    """Per-stage progress with elapsed time on stderr (silent with `quiet`)."""
+    quiet: bool = False
+    stream: object = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.started:6.1f} s] {message}", file=self.stream or sys.stderr,
+                  flush=True)
+
+
+def _run_optional(notes: list[str], stage: str, compute: Callable):
+    """Run a stage that a small or unusual cohort may not support; a user-caused failure becomes a note."""
+    try:
+        return compute()
+    except AnalysisNotPossible as error:
+        notes.append(f"{stage}: {error}")
+        return None
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("dexmood")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def analyze(cohort: cohort_mod.Cohort, out_dir: Path | None = None, settings: Settings = SETTINGS, *,
+            progress: Progress | None = None, with_mediation: bool = True) -> dict:
+    """Run every stage on `cohort` and return (and, with `out_dir`, write) `results.json` and `matched.csv`."""
+    progress = progress or Progress(quiet=True)
+    notes: list[str] = []
+    frame = cohort.data
+    results: dict = {
+        "dexmood_version": version(),
+        "data": {"source": cohort.source, "simulated": cohort.simulated},
+        "settings": settings.key(),
+        "n": {"DEX": int((frame["group"] == "DEX").sum()), "LA": int((frame["group"] == "LA").sum()),
+              "analysed": len(frame)},
+        "flow": json.loads(cohort.flow.to_json(orient="records")),
+    }
+    progress(f"cohort: {len(frame)} patients ({cohort.source})")
+    match_result = match(cohort, settings)
+    results["matching"] = matching.results_section(match_result)
+    progress(f"matching: {match_result.summary['pairs']} matched sets")
+    estimated = estimate_effects(match_result, cohort, settings)
+    results.update(effects.results_from_analysis(estimated.analysis))
+    results["primary_estimator"] = {"estimator": estimated.primary, "why": estimated.primary_reason}
+    notes += sorted({note for note in estimated.table["note"] if note})
+    progress("effects: done")
+    if with_mediation:
+        posterior = _run_optional(notes, "mediation", lambda: fit_mediation(match_result, settings))
+        if posterior is not None:
+            results.update(mediation.results_section(posterior))
+        progress("mediation: done")
+    sens = _run_optional(notes, "sensitivity", lambda: sensitivity_section(match_result, cohort, settings))
+    if sens is not None:
+        results.update(sens)
+    progress("sensitivity: done")
+    results["notes"] = notes
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        matching.write_matched_csv(match_result, out_dir / "matched.csv")
+        (out_dir / "results.json").write_text(json.dumps(json_safe(results), indent=2, allow_nan=False) + "\n")
+    return results
+
+
+def json_safe(value):
+    """NaN and infinities (an estimate that could not be computed) become null; numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
