@@ -330,7 +330,8 @@ def test_balance_verdict_and_thresholds(default_result):
 def test_results_section_and_matched_csv(default_result, tmp_path):
     section = matching.results_section(default_result)
     assert set(section) == {"covariates", "pairs", "treated_unmatched", "max_abs_smd_before",
-                            "max_abs_smd_after", "caliper_sd"}
+                            "max_abs_smd_after", "caliper_sd", "balance_passed", "failing_terms",
+                                "propensity_formula"}
     assert section["covariates"] == cohort.baseline_covariates(default_result.full)
     assert section["caliper_sd"] == 0.2
     table = matching.matched_csv(default_result)

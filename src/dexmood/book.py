@@ -57,3 +57,18 @@ def versions(packages: tuple[str, ...] = ("dexmood", "numpy", "pandas", "scipy",
         except importlib.metadata.PackageNotFoundError:
             continue
     return "\n".join(lines)
+
+
+def glue_all(values: dict[str, str]) -> None:
+    """Glue every (key, text) pair of a page's computed values (see `dexmood.pages`)."""
+    for name, text in values.items():
+        glue_value(name, text)
+
+
+def absent_box(cohort, column: str, what: str) -> None:
+    """A note box where a section needs a column the analysed file does not have (nothing else shown)."""
+    from IPython.display import Markdown, display
+
+    if not cohort.has(column):
+        display(Markdown(f"```{{note}}\nThe analysed file ({cohort.source}) has no `{column}` column: {what} "
+                         "cannot be estimated, and this section shows nothing.\n```"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -518,14 +519,14 @@ def estimate_effects(matched: pd.DataFrame, full: pd.DataFrame, covariates: list
         column = OUTCOME_COLUMNS[key]
         adjust = outcome_covariates(covariates, key)
         estimators = {
-            "matched_difference": lambda: matched_difference(matched, column, weights=weights, subclass=subclass),
-            "matched_regression": lambda: matched_regression(matched, column, adjust, weights=weights,
-                                                             subclass=subclass),
-            "ipw_att": lambda: ipw_att(full, column, propensity),
-            "overlap": lambda: overlap_effect(full, column, propensity),
-            "aipw_att": lambda: aipw[column],
-            "welch_difference": lambda: welch_difference(matched, column, weights=weights),
-            "naive_difference": lambda: weighted_difference(full, column),
+            "matched_difference": partial(matched_difference, matched, column, weights=weights, subclass=subclass),
+            "matched_regression": partial(matched_regression, matched, column, adjust, weights=weights,
+                                          subclass=subclass),
+            "ipw_att": partial(ipw_att, full, column, propensity),
+            "overlap": partial(overlap_effect, full, column, propensity),
+            "aipw_att": partial(aipw.__getitem__, column),
+            "welch_difference": partial(welch_difference, matched, column, weights=weights),
+            "naive_difference": partial(weighted_difference, full, column),
         }
         for estimator, compute in estimators.items():
             label, sample, estimand = ESTIMATORS[estimator]
@@ -726,7 +727,7 @@ def write_effects_json(analysis: dict, cohort, path=None):
     """Write every table of `analyse` to data/derived/effects.json (regenerable)."""
     path = path or paths.derived("effects.json")
     effects = analysis["effects"]
-    primary = effects[effects["estimator"] == PRIMARY_ESTIMATOR]
+    primary = effects[effects["estimator"] == analysis.get("primary", PRIMARY_ESTIMATOR)]
     payload = {
         "data": {"source": cohort.source, "simulated": cohort.simulated},
         "covariates": analysis["covariates"],

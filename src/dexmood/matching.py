@@ -61,9 +61,16 @@ def categorical_levels(series: pd.Series) -> list[str]:
     return sorted(str(v) for v in series.dropna().unique())
 
 
-def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
-    """Model matrix as R's ``model.matrix``: an intercept, numeric columns as they are, and one 0/1 column
-    per non-reference level of each categorical covariate (named ``<column>_<level>``)."""
+#: Transforms a propensity term may apply to a numeric covariate (see `propensity_terms`).
+TRANSFORMS = {"log": np.log, "log1p": np.log1p}
+
+
+def design_matrix(frame: pd.DataFrame, covariates: list[str],
+                  transforms: dict[str, str] | None = None) -> pd.DataFrame:
+    """Model matrix as R's ``model.matrix``: an intercept, numeric columns as they are (or transformed by
+    ``transforms[column]``, e.g. ``"log"``, named ``log(<column>)``), and one 0/1 column per non-reference
+    level of each categorical covariate (named ``<column>_<level>``)."""
+    transforms = transforms or {}
     columns: dict[str, np.ndarray] = {"Intercept": np.ones(len(frame))}
     for name in covariates:
         series = frame[name]
@@ -71,6 +78,8 @@ def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
             values = series.astype("string").to_numpy(dtype=object)
             for level in categorical_levels(series)[1:]:
                 columns[f"{name}_{level}"] = (values == level).astype(float)
+        elif name in transforms:
+            columns[f"{transforms[name]}({name})"] = TRANSFORMS[transforms[name]](series.to_numpy(dtype=float))
         else:
             columns[name] = series.to_numpy(dtype=float)
     return pd.DataFrame(columns, index=frame.index)
@@ -118,7 +127,7 @@ def _complete_rows(frame: pd.DataFrame, covariates: list[str]) -> pd.Series:
 
 
 def fit_propensity(frame: pd.DataFrame, covariates: list[str] | None = None,
-                   formula: str | None = None) -> PropensityModel:
+                   formula: str | None = None, transforms: dict[str, str] | None = None) -> PropensityModel:
     """Fit the logistic propensity model of DEX (``group == "DEX"``) on the covariates.
 
     ``covariates`` defaults to `dexmood.cohort.baseline_covariates(frame)`. A ``formula`` (right-hand side,
@@ -163,7 +172,7 @@ def fit_propensity(frame: pd.DataFrame, covariates: list[str] | None = None,
                 model_data = data.assign(dex=treated.astype(float))
                 result = smf.logit(f"dex ~ {rhs}", data=model_data).fit(disp=0, maxiter=100)
             else:
-                design = design_matrix(data, covariates)
+                design = design_matrix(data, covariates, transforms)
                 result = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=100)
         except np.linalg.LinAlgError:
             constant = [c for c in covariates if data[c].nunique() < 2]
@@ -176,6 +185,8 @@ def fit_propensity(frame: pd.DataFrame, covariates: list[str] | None = None,
     score = pd.Series(1.0 / (1.0 + np.exp(-linear.to_numpy())), index=data.index, name="propensity")
     auc = float(roc_auc_score(treated.to_numpy(), score.to_numpy()))
     converged = bool(result.mle_retvals.get("converged", True))
+    if formula is None and transforms:
+        formula = " + ".join(f"{transforms[c]}({c})" if c in transforms else c for c in covariates)
     return PropensityModel(covariates=covariates, formula=formula, result=result, score=score, logit=linear,
                            treated=treated, auc=auc, converged=converged, notes=notes)
 
@@ -465,6 +476,7 @@ def _within_caliper_counts(distance, treated, codes, caliper) -> np.ndarray:
 def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, ratio: int = 1,
                   replace: bool = False, caliper_sd: float | None = DEFAULT_CALIPER_SD,
                   exact: list[str] | str | None = None, formula: str | None = None,
+                  transforms: dict[str, str] | None = None,
                   order: str = "largest") -> MatchResult:
     """1:k greedy nearest-neighbour matching on the logit propensity score for the ATT (DEX = treated).
 
@@ -479,7 +491,7 @@ def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, r
     missing = [c for c in exact if c not in frame.columns]
     if missing:
         raise MatchingError(f"exact-matching column(s) not in the data: {', '.join(missing)}")
-    propensity = fit_propensity(frame, covariates, formula)
+    propensity = fit_propensity(frame, covariates, formula, transforms)
     full = frame.loc[propensity.logit.index].copy()
     full["distance"] = propensity.logit.to_numpy()
     full = full.reset_index(drop=True)
@@ -546,7 +558,7 @@ def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, r
         "controls_matched": n_controls_matched, "controls_unmatched": int((~treated).sum()) - n_controls_matched,
         "ratio": int(ratio), "replace": bool(replace), "caliper_sd": caliper_sd,
         "caliper_logit": caliper, "caliper_text": scale, "order": order, "exact": exact,
-        "covariates": list(propensity.covariates), "formula": formula,
+        "covariates": list(propensity.covariates), "formula": propensity.formula,
         "distance": "logit of the propensity score (logistic regression)", "estimand": "ATT",
         "excluded_missing": int(len(frame) - len(full)), "auc": propensity.auc,
         "unmatched_reasons": {str(k): int(v) for k, v in pd.Series(reasons).value_counts().items()},
@@ -560,48 +572,43 @@ def match_nearest(frame: pd.DataFrame, covariates: list[str] | None = None, *, r
 SKEWNESS_FOR_LOG = 1.0
 
 
-def propensity_terms(frame: pd.DataFrame, covariates: list[str] | None = None) -> dict[str, str]:
-    """The default propensity model's term for each covariate, by a rule that does not look at treatment:
+def propensity_transforms(frame: pd.DataFrame, covariates: list[str] | None = None
+                           ) -> tuple[list[str], dict[str, str]]:
+    """The default propensity model's covariates and transforms, by a rule that does not look at treatment:
 
     - categorical covariates enter as indicator columns, numeric ones linearly;
     - a numeric covariate with more than two values, none negative, and sample skewness above
-      `SKEWNESS_FOR_LOG` (durations, counts, laboratory values) enters as ``np.log(x)``, or ``np.log1p(x)``
-      when it has zeros: a linear logit in a long-tailed covariate lets its extreme values dominate the
-      score, and matching then balances its mean but not its spread (variance ratios far from 1).
+      `SKEWNESS_FOR_LOG` (durations, counts, laboratory values) enters as log(x), or log(1 + x) when it
+      has zeros: a linear logit in a long-tailed covariate lets its extreme values dominate the score, and
+      matching then balances its mean but not its spread (variance ratios far from 1).
     Constant covariates are left out (they carry no information)."""
     covariates = list(covariates) if covariates is not None else baseline_covariates(frame)
-    terms = {}
+    kept, transforms = [], {}
     for name in covariates:
         series = frame[name].dropna()
         if series.nunique() < 2:
             continue
+        kept.append(name)
         if _is_categorical(series):
-            terms[name] = f"C({name})"
             continue
         values = series.to_numpy(dtype=float)
-        skewed = values.min() >= 0 and series.nunique() > 2 and float(pd.Series(values).skew()) > SKEWNESS_FOR_LOG
-        if skewed:
-            terms[name] = f"np.log1p({name})" if values.min() == 0 else f"np.log({name})"
-        else:
-            terms[name] = name
-    return terms
-
-
-def propensity_formula(frame: pd.DataFrame, covariates: list[str] | None = None) -> str:
-    """Right-hand side of the default propensity model (see `propensity_terms`)."""
-    return " + ".join(propensity_terms(frame, covariates).values())
+        if values.min() >= 0 and series.nunique() > 2 and float(series.astype(float).skew()) > SKEWNESS_FOR_LOG:
+            transforms[name] = "log1p" if values.min() == 0 else "log"
+    return kept, transforms
 
 
 def match_with_settings(cohort, settings=None, **overrides) -> MatchResult:
     """The book's main specification (used by notebooks 02–05, the command line and the sensitivity
-    analyses): greedy nearest neighbour on the logit of the default propensity model (`propensity_terms`),
-    largest propensity first, with ratio, replacement and caliper from `dexmood.settings.SETTINGS`."""
+    analyses): greedy nearest neighbour on the logit of the default propensity model
+    (`propensity_transforms`), largest propensity first, with ratio, replacement and caliper from
+    `dexmood.settings.SETTINGS` unless overridden."""
     settings = settings or SETTINGS
     frame = cohort.data if hasattr(cohort, "data") else cohort
-    terms = propensity_terms(frame, overrides.pop("covariates", None))
+    covariates, transforms = propensity_transforms(frame, overrides.pop("covariates", None))
+    transforms = overrides.pop("transforms", transforms)
     options = {"ratio": settings.ratio, "replace": settings.replace, "caliper_sd": settings.caliper_sd}
     options.update(overrides)
-    return match_nearest(frame, list(terms), formula=" + ".join(terms.values()), **options)
+    return match_nearest(frame, covariates, transforms=transforms, **options)
 
 
 def default_match(cohort, settings=None) -> MatchResult:
@@ -612,6 +619,16 @@ def default_match(cohort, settings=None) -> MatchResult:
 # --------------------------------------------------------------------------------------------------
 # Balance (summary.matchit / cobalt::bal.tab)
 # --------------------------------------------------------------------------------------------------
+
+def balance_sentence(balance: BalanceTable) -> str:
+    """One sentence on the book's balance rule for a matched sample, from the table."""
+    if balance.passed:
+        return (f"every term is balanced (|SMD| < {balance.smd_threshold:g}, variance ratios within "
+                f"{balance.variance_ratio_range[0]:g}–{balance.variance_ratio_range[1]:g})")
+    failing = balance.failures()
+    return (f"{len(failing)} of {len(balance.covariate_rows)} terms are not balanced "
+            f"({', '.join(failing['term'])}), so the covariate-adjusted estimate is the primary one")
+
 
 def balance_terms(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     """Numeric columns for balance: numeric covariates as they are; a two-level categorical as its
@@ -761,9 +778,11 @@ def balance_table(frame: pd.DataFrame, covariates: list[str], weights: np.ndarra
     return BalanceTable(table=table, smd_threshold=smd_threshold, variance_ratio_range=variance_ratio_range)
 
 
-def covariate_table(frame: pd.DataFrame, covariates: list[str] | None = None) -> pd.DataFrame:
+def covariate_table(frame: pd.DataFrame, covariates: list[str] | None = None,
+                    transforms: dict[str, str] | None = None) -> pd.DataFrame:
     """How each covariate enters the propensity model (type, reference level, model terms)."""
     covariates = covariates or baseline_covariates(frame)
+    transforms = transforms or {}
     rows = []
     for name in covariates:
         series = frame[name]
@@ -773,18 +792,35 @@ def covariate_table(frame: pd.DataFrame, covariates: list[str] | None = None) ->
                          "reference": levels[0], "model terms": ", ".join(f"{name}_{lv}" for lv in levels[1:]),
                          "missing": int(series.isna().sum())})
         else:
+            term = f"{transforms[name]}({name})" if name in transforms else name
             rows.append({"covariate": name, "type": "numeric", "reference": "",
-                         "model terms": name, "missing": int(series.isna().sum())})
+                         "model terms": term, "missing": int(series.isna().sum())})
     return pd.DataFrame(rows)
 
 
-def compare_specifications(frame: pd.DataFrame, specifications: dict[str, dict]) -> pd.DataFrame:
-    """Run several matching specifications (name → keyword arguments of `match_nearest`) and tabulate the
-    matched sample size and balance of each; a specification that cannot match shows its error."""
+def alternative_specifications(settings=None) -> dict[str, dict]:
+    """The main specification and the alternatives notebook 02 compares (keyword arguments of
+    `match_with_settings`), named from the settings so no caliper is written twice."""
+    settings = settings or SETTINGS
+    caliper = settings.caliper_sd
+    return {
+        f"{settings.describe_matching()} (main)": {},
+        f"1:1, caliper {caliper / 2:g} SD": {"caliper_sd": caliper / 2},
+        "1:1, no caliper": {"caliper_sd": None},
+        f"1:2, caliper {caliper:g} SD": {"ratio": 2},
+        f"1:1 with replacement, caliper {caliper:g} SD": {"replace": True},
+        f"1:1, caliper {caliper:g} SD, exact on procedure": {"exact": ["procedure"]},
+        f"{settings.describe_matching()}, main effects only (no log terms)": {"transforms": {}},
+    }
+
+
+def compare_specifications(frame: pd.DataFrame, specifications: dict[str, dict], settings=None) -> pd.DataFrame:
+    """Run several matching specifications (name → keyword arguments of `match_with_settings`) and tabulate
+    the matched sample size and balance of each; a specification that cannot match shows its error."""
     rows = []
     for name, options in specifications.items():
         try:
-            result = match_nearest(frame, **options)
+            result = match_with_settings(frame, settings, **options)
         except MatchingError as error:
             rows.append({"specification": name, "error": str(error)})
             continue
@@ -934,8 +970,8 @@ def ecdf_plots(match_result: MatchResult, covariates: list[str] | None = None, n
 
 #: Cohorts of the R cross-check: the book's default simulation and a larger one (same seed).
 R_REFERENCE_COHORTS = {
-    "default": {"seed": 20250222, "design": {}},
-    "large": {"seed": 20250222, "design": {"n_dex": 1000, "n_la": 2000}},
+    "default": {"seed": SETTINGS.seed, "design": {}},
+    "large": {"seed": SETTINGS.seed, "design": {"n_dex": 1000, "n_la": 2000}},
 }
 #: Matching specifications compared with MatchIt (names are keys of the stored JSON).
 R_REFERENCE_CONFIGS = {

@@ -71,6 +71,8 @@ class Settings:
     diagnostics: DiagnosticsThresholds = field(default_factory=DiagnosticsThresholds)
     #: Subgroup cells smaller than this (patients per arm) get no test and no verdict.
     min_subgroup_arm: int = 10
+    #: Seeds over which notebook 01 shows the simulator's calibration (the unit test uses 200).
+    calibration_seeds: int = 100
 
     def updated(self, **changes) -> Settings:
         """A copy with some settings changed (the object itself is frozen)."""

@@ -7,10 +7,10 @@ Every computed conclusion in the book (robust or not, supported or not, trustwor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Grade(str, Enum):
+class Grade(StrEnum):
     SUPPORTED = "supported"          # the numbers support the claim
     NOT_SUPPORTED = "not supported"  # the numbers speak against it
     INCONCLUSIVE = "inconclusive"    # the numbers cannot tell (too few patients, too much MC error, …)
