@@ -10,26 +10,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dexmood import cli
+from dexmood import cli, pipeline
 from dexmood import cohort as C
+from dexmood.errors import DiagnosticsError
+from dexmood.settings import SETTINGS
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    return cli.analyze(C.simulate(seed=C.DEFAULT_SEED), out), out
+    return pipeline.analyze(C.simulate(seed=SETTINGS.seed), out, SETTINGS), out
 
 
 def test_sections_and_types(results):
     payload, out = results
     stored = json.loads((out / "results.json").read_text())
-    assert stored == json.loads(json.dumps(payload))
+    assert stored == json.loads(json.dumps(pipeline.json_safe(payload)))
+    assert stored["settings"]["seed"] == SETTINGS.seed and stored["notes"] == []
     assert stored["n"] == {"DEX": 106, "LA": 184, "analysed": 290}
     matching = stored["matching"]
     assert set(matching) >= {"covariates", "pairs", "treated_unmatched", "max_abs_smd_before",
                              "max_abs_smd_after", "caliper_sd"}
     assert matching["pairs"] + matching["treated_unmatched"] == 106
-    assert matching["caliper_sd"] == 0.2
+    assert matching["caliper_sd"] == SETTINGS.caliper_sd
     assert matching["max_abs_smd_after"] < matching["max_abs_smd_before"]
     for outcome in ("gad7", "phq9", "nrs", "satisfaction"):
         effect = stored["effects"][outcome]
@@ -71,3 +74,34 @@ def test_mediation_section(results):
             assert low <= block[estimand]["estimate"] <= high
         assert block["acme"]["estimate"] + block["ade"]["estimate"] == pytest.approx(
             block["total"]["estimate"], abs=0.05)
+
+
+def test_version_and_help():
+    version = subprocess.run([sys.executable, "-m", "dexmood", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("dexmood ")
+    helptext = subprocess.run([sys.executable, "-m", "dexmood", "--help"], capture_output=True, text=True)
+    assert "exit codes" in helptext.stdout and "examples" in helptext.stdout
+
+
+def test_failed_diagnostics_exit_3(monkeypatch, tmp_path, capsys):
+    def failing(*args, **kwargs):
+        raise DiagnosticsError("sampler diagnostics failed: acme: R-hat 1.200 > 1.01")
+
+    monkeypatch.setattr(pipeline, "fit_mediation", failing)
+    path = C.write_csv(C.simulate(seed=5).data, tmp_path / "c.csv")
+    code = cli.main(["analyze", "--cohort", str(path), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 3
+    assert "R-hat" in capsys.readouterr().err
+
+
+def test_progress_on_stderr_and_cache_under_out(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("DEXMOOD_CACHE_DIR", raising=False)
+    monkeypatch.setattr(pipeline, "fit_mediation", lambda *a, **k: None)
+    path = C.write_csv(C.simulate(seed=6).data, tmp_path / "c.csv")
+    assert cli.main(["analyze", "--cohort", str(path), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "matching:" in err and " s]" in err
+    import os
+
+    assert os.environ["DEXMOOD_CACHE_DIR"] == str((tmp_path / "out" / "cache").resolve())
+    monkeypatch.delenv("DEXMOOD_CACHE_DIR")

@@ -7,10 +7,19 @@ command line and the notebooks cannot disagree.
 from __future__ import annotations
 
 import pandas as pd
+from myst_nb import glue
 
+from dexmood import book
 from dexmood import cohort as cohort_mod
+from dexmood.settings import OUTCOME_NAMES
 
-OUTCOME_NAMES = {"gad7": "GAD-7", "phq9": "PHQ-9", "nrs": "NRS pain", "satisfaction": "satisfaction (1–5)"}
+
+def ours_header(cohort: cohort_mod.Cohort) -> str:
+    """The findings table's column for this book's numbers says what data they come from."""
+    return "this book (simulated data)" if cohort.simulated else f"this book ({cohort.source})"
+
+
+OURS = "this book"
 
 
 def _ci(entry: dict, scale: float = 1.0, digits: int = 2, suffix: str = "") -> str:
@@ -23,26 +32,30 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
     """One row per headline finding: what was published, what this book reproduces, the truth if known."""
     published = cohort_mod.published()["ren2025_cohort"]
     truth = cohort.truth
+    settings = results.get("settings", {})
     rows = [{
         "finding": "patients analysed (DEX / LA)",
         "published": f"{published['n_dex']} / {published['n_la']}",
-        "reproduced": f"{results['n']['DEX']} / {results['n']['LA']}",
+        OURS: f"{results['n']['DEX']} / {results['n']['LA']}",
         "truth (simulation)": "",
     }]
     if "matching" in results:
-        rows.append({"finding": "matched pairs (1:1, caliper 0.2 SD of the logit)",
+        rows.append({"finding": (f"matched pairs (1:{settings.get('ratio', 1)}, caliper "
+                                 f"{settings.get('caliper_sd', float('nan')):g} SD of the logit)"),
                      "published": str(published["matched_pairs"]),
-                     "reproduced": str(results["matching"]["pairs"]), "truth (simulation)": ""})
+                     OURS: str(results["matching"]["pairs"]), "truth (simulation)": ""})
     differences = published["between_group_difference_derived"]
     for outcome in ("gad7", "phq9", "nrs", "satisfaction"):
-        if outcome not in results.get("effects", {}):
+        if "att" not in results.get("effects", {}).get(outcome, {}):
+            rows.append({"finding": f"effect of DEX on {OUTCOME_NAMES[outcome]}", "published": "",
+                         OURS: "not in the data", "truth (simulation)": ""})
             continue
         rows.append({
             "finding": (f"effect of DEX on 1-month change, {OUTCOME_NAMES[outcome]} (ATT, 95% CI)"
                         if outcome != "satisfaction" else "effect of DEX on satisfaction, 1–5 (ATT, 95% CI)"),
             "published": (f"{differences[outcome]:.2f} (difference of group means)" if outcome in differences
                           else "higher with DEX (no numbers published)"),
-            "reproduced": _ci(results["effects"][outcome]),
+            OURS: _ci(results["effects"][outcome]),
             "truth (simulation)": f"{truth['att'][outcome]:.2f}" if truth else "",
         })
     band = published["proportion_mediated_by_pain_relief"]["range"]
@@ -53,7 +66,7 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
         rows.append({
             "finding": f"share of the {OUTCOME_NAMES[outcome]} effect running through pain relief (95% CrI)",
             "published": f"{100 * band[0]:.0f}–{100 * band[1]:.0f}%",
-            "reproduced": _ci(mediation["proportion_mediated"], scale=100, digits=0, suffix="%"),
+            OURS: _ci(mediation["proportion_mediated"], scale=100, digits=0, suffix="%"),
             "truth (simulation)": (f"{100 * truth['mediation_treated'][outcome]['proportion_mediated']:.0f}%"
                                    if truth else ""),
         })
@@ -68,9 +81,10 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
         if sens.get("medsens_rho") is not None:
             parts.append(f"mediation ρ {sens['medsens_rho']:.2f}")
         rows.append({"finding": f"robustness to unmeasured confounding, {OUTCOME_NAMES[outcome]}",
-                     "published": "held in sensitivity analyses (no numbers published)",
-                     "reproduced": "; ".join(parts), "truth (simulation)": ""})
-    table = pd.DataFrame(rows)
+                     "published": ("not analysed (the paper's sensitivity analysis was a subgroup check: "
+                                   "patients with both anxiety and depression)"),
+                     OURS: "; ".join(parts), "truth (simulation)": ""})
+    table = pd.DataFrame(rows).rename(columns={OURS: ours_header(cohort)})
     if truth is None:
         table = table.drop(columns="truth (simulation)")
     return table
@@ -78,14 +92,12 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
 
 def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Cohort) -> None:
     """Glue the table and its key numbers for the landing page (`nb09_*`)."""
-    from myst_nb import glue
-
-    from dexmood import book
-
     glue("nb09_key_findings", findings.style.hide(axis="index").set_uuid("key-findings"), display=False)
     book.glue_value("nb09_data_source", "simulated (synthetic cohort calibrated to the published study)"
                     if cohort.simulated else f"the user-supplied file {cohort.source}")
     for outcome, entry in results.get("effects", {}).items():
+        if "att" not in entry:
+            continue
         book.glue_value(f"nb09_att_{outcome}", entry["att"])
         book.glue_value(f"nb09_att_{outcome}_ci", f"{entry['ci95'][0]:.2f} to {entry['ci95'][1]:.2f}")
     for outcome, entry in results.get("mediation", {}).items():
@@ -94,3 +106,31 @@ def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Coho
         book.glue_value(f"nb09_pm_{outcome}_ci", f"{100 * share['ci95'][0]:.0f}–{100 * share['ci95'][1]:.0f}%")
     if "matching" in results:
         book.glue_value("nb09_pairs", str(results["matching"]["pairs"]))
+    book.glue_value("nb09_headline", headline_sentence(results))
+    book.glue_value("nb09_mediation_sentence", mediation_sentence(results))
+
+
+def headline_sentence(results: dict) -> str:
+    """The landing page's effect sentence, from results.json (any cohort)."""
+    effects = results.get("effects", {})
+    parts = [f"{OUTCOME_NAMES[k]} by {e['att']:.2f} points (95% CI {e['ci95'][0]:.2f} to {e['ci95'][1]:.2f})"
+             for k in ("gad7", "phq9", "nrs") if "att" in (e := effects.get(k, {}))]
+    primary = results.get("primary_estimator", {})
+    how = {"matched_difference": "the matched difference in means",
+           "matched_regression": "the covariate-adjusted matched estimate"}.get(primary.get("estimator"), "")
+    pairs = results.get("matching", {}).get("pairs")
+    return (f"In the matched sample ({pairs} DEX patients matched), DEX changed " + ", ".join(parts)
+            + f" relative to LA ({how}; negative = more improvement with DEX).")
+
+
+def mediation_sentence(results: dict) -> str:
+    """The landing page's mediation sentence (or why there is none)."""
+    mediation = results.get("mediation", {})
+    if not all(k in mediation for k in ("gad7", "phq9")):
+        return "The mediation model could not be fitted on these data (see the notes of results.json)."
+    text = []
+    for key, word in (("gad7", "anxiety"), ("phq9", "depression")):
+        share = mediation[key]["proportion_mediated"]
+        text.append(f"{100 * share['estimate']:.0f}% of the {word} effect (95% credible interval "
+                    f"{100 * share['ci95'][0]:.0f}–{100 * share['ci95'][1]:.0f}%)")
+    return "The Bayesian mediation model attributes " + " and ".join(text) + " to pain relief."
