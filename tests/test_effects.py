@@ -338,7 +338,7 @@ def test_published_comparison_reads_published_values(default_analysis):
 
 def test_results_section_is_json_ready(default_analysis, monkeypatch):
     simulated, match, analysis = default_analysis
-    monkeypatch.setattr(effects, "analyse", lambda m, c: analysis)
+    monkeypatch.setattr(effects.results, "analyse", lambda m, c: analysis)
     section = effects.results_section(match, simulated)
     json.dumps(section, allow_nan=False)
     assert set(section["effects"]) == {"gad7", "phq9", "nrs", "satisfaction"}

@@ -6,6 +6,10 @@ import importlib.metadata
 import platform
 import warnings
 
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
 from dexmood import plots
 
 
@@ -17,7 +21,6 @@ def setup_notebook() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*os.fork.*")
     warnings.filterwarnings("ignore", message=".*BLAS.*")  # PyTensor notice, only when a C module compiles
-    import pandas as pd
 
     pd.set_option("display.precision", 3)
     pd.set_option("display.width", 120)
@@ -27,7 +30,6 @@ def setup_notebook() -> None:
 
 def data_banner(cohort) -> None:
     """Show, at the top of a page, which data the page analyses (simulated or the user's file)."""
-    from IPython.display import Markdown, display
 
     if cohort.simulated:
         text = ("**Data: SIMULATED.** This page analyses a synthetic cohort calibrated to the published "
@@ -40,7 +42,6 @@ def data_banner(cohort) -> None:
 
 def glue_value(name: str, value, fmt: str = "{:.2f}") -> str:
     """Glue a number as formatted text (for `{glue:text}` in prose) and return the text."""
-    from myst_nb import glue
 
     text = fmt.format(value) if isinstance(value, int | float) else str(value)
     glue(name, text, display=False)
@@ -67,7 +68,6 @@ def glue_all(values: dict[str, str]) -> None:
 
 def absent_box(cohort, column: str, what: str) -> None:
     """A note box where a section needs a column the analysed file does not have (nothing else shown)."""
-    from IPython.display import Markdown, display
 
     if not cohort.has(column):
         display(Markdown(f"```{{note}}\nThe analysed file ({cohort.source}) has no `{column}` column: {what} "

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dexmood import cohort as cohort_mod
-from dexmood import plots
+from dexmood import effects, plots
 from dexmood.settings import OUTCOME_NAMES
 
 # --------------------------------------------------------------------------------------------------
@@ -128,7 +128,6 @@ def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> 
 
 def overview_table(table: pd.DataFrame) -> pd.DataFrame:
     """Estimator × outcome, each cell 'estimate (95% CI)'."""
-    from dexmood import effects
 
     text = [interval_text(r.estimate, r.ci_low, r.ci_high) for r in table.itertuples()]
     wide = table.assign(text=text).pivot(index="label", columns="outcome", values="text")
@@ -141,7 +140,6 @@ def overview_table(table: pd.DataFrame) -> pd.DataFrame:
 def effect_values(table: pd.DataFrame, primary: str, primary_reason: str, cohort: cohort_mod.Cohort) -> dict:
     """Glue values of notebook 03's estimates: the primary estimate per outcome (every outcome, 'not in
     the data' where absent), the agreement of the adjusted estimators, the raw-vs-adjusted contrast."""
-    from dexmood import effects
 
     values = {"nb03_primary_label": effects.ESTIMATORS[primary][0].split(" ", 1)[1].lower(),
               "nb03_primary_reason": primary_reason}
@@ -205,7 +203,6 @@ def published_values(comparison: pd.DataFrame, published: dict, cohort: cohort_m
 
 def truth_values(analysis: dict, cohort: cohort_mod.Cohort) -> dict:
     """Notebook 03's sentence on the estimates against the simulation truth (or why there is none)."""
-    from dexmood import effects
 
     if cohort.truth is None:
         return {"nb03_truth_sentence": "The data come from a user file, so the true effects are unknown and "
@@ -230,7 +227,6 @@ def truth_values(analysis: dict, cohort: cohort_mod.Cohort) -> dict:
 
 def responder_table(responders: pd.DataFrame) -> pd.DataFrame:
     """One row per responder definition: shares per group, risk difference and ratio with CIs."""
-    from dexmood import effects
 
     wide = responders.pivot(index=["label", "share_dex", "share_la"], columns="measure",
                             values=["estimate", "ci_low", "ci_high"])
@@ -255,7 +251,6 @@ def responder_values(responders: pd.DataFrame) -> dict:
 
 def satisfaction_values(ordinal, cohort: cohort_mod.Cohort) -> dict:
     """The ordinal satisfaction model's sentence (or that the column is absent)."""
-    from dexmood import effects
 
     if ordinal is None:
         return {"nb03_sat_sentence": f"Satisfaction is {effects.NOT_IN_DATA} ({cohort.source}), so this "
@@ -269,7 +264,6 @@ def satisfaction_values(ordinal, cohort: cohort_mod.Cohort) -> dict:
 def check_effects_table(table: pd.DataFrame, outcomes: tuple[str, ...]) -> None:
     """The notebook's guard: every estimator for every outcome the data can answer; finite numbers with a
     CI around the estimate wherever the estimator could run (else a note says why)."""
-    from dexmood import effects
 
     assert list(table.columns) == effects.TIDY_COLUMNS
     assert len(table) == len(outcomes) * len(effects.ESTIMATORS), "an estimator is missing"

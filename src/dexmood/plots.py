@@ -12,6 +12,13 @@ GROUP_COLORS = {"DEX": "#0072B2", "LA": "#E69F00"}
 GROUP_ORDER = ["DEX", "LA"]
 PUBLISHED_COLOR = "#555555"
 TRUTH_COLOR = "#D55E00"
+#: Greys of reference lines and de-emphasised marks, and the before/after colours of balance plots.
+REFERENCE_LINE = "#333333"
+MUTED = "#555555"
+ZERO_LINE = "#999999"
+LIGHT = "#DDDDDD"
+BEFORE_COLOR = "#999999"
+AFTER_COLOR = "#009E73"
 
 
 def set_theme() -> None:
