@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dexmood import cohort, sensitivity
+from dexmood import book, cohort, sensitivity
 from dexmood.settings import outcome_label
 from dexmood.verdict import Grade, Verdict
 
@@ -208,14 +207,16 @@ def mcid_verdict(outcome: str, posterior: pd.DataFrame, mcid: float) -> Verdict:
                        f"{outcome_label(outcome)}: no published CI, so no uncertainty for the difference.")
     low, high = rows["p_beyond_mcid"].min(), rows["p_beyond_mcid"].max()
     if low >= DECISIVE:
-        grade, text = Grade.SUPPORTED, "exceeds the MCID under every prior"
+        grade, text = Grade.SUPPORTED, "exceeds the MCID of {} points under every prior"
     elif high <= 1 - DECISIVE:
-        grade, text = Grade.NOT_SUPPORTED, "falls short of the MCID under every prior"
+        grade, text = Grade.NOT_SUPPORTED, "falls short of the MCID of {} points under every prior"
     else:
-        grade, text = Grade.INCONCLUSIVE, "may or may not reach the MCID depending on the prior"
+        grade, text = Grade.INCONCLUSIVE, "may or may not reach the MCID of {} points, depending on the prior"
+    span = _eq(low) if format_probability(low) == format_probability(high) else \
+        f"{_eq(low)} to {format_probability(high)}"
     return Verdict(grade, float(high), "largest P(benefit > MCID) over the priors",
-                   f"{outcome_label(outcome)}: the between-group difference {text} of {mcid:g} points "
-                   f"(P {_eq(low)} to {format_probability(high)} over the priors).")
+                   f"{outcome_label(outcome)}: the between-group difference {text.format(f'{mcid:g}')} "
+                   f"(P(benefit > MCID) {span}).")
 
 
 def within_group_vs_mcid(published: dict | None = None, mcid: dict[str, float] | None = None) -> pd.DataFrame:
@@ -262,6 +263,18 @@ def mediation_in_points(diffs: dict[str, Difference] | None = None, published: d
 # ------------------------------------------------------------------------------------------------
 # Tables for the page and the landing page
 # ------------------------------------------------------------------------------------------------
+
+def provenance_table(prefix: str = "ren2025_cohort.change_from_baseline_1_month") -> pd.DataFrame:
+    """Provenance of the numbers this analysis uses (the 1-month changes and their CIs, the pairs, the share
+    mediated, the MCIDs), from the `provenance` mapping of data/published.json."""
+    provenance = cohort.published()["provenance"]
+    wanted = [k for k in provenance if k.startswith(prefix)] + [
+        "ren2025_cohort.matched_pairs", "ren2025_cohort.proportion_mediated_by_pain_relief",
+        "ren2025_cohort.sensitivity", "mcid.gad7", "mcid.phq9", "mcid.nrs"]
+    rows = [{"number": key.replace(prefix + ".", "").replace("ren2025_cohort.", ""), **provenance[key]}
+            for key in wanted]
+    return pd.DataFrame(rows).fillna("")
+
 
 def difference_table(diffs: dict[str, Difference] | None = None) -> pd.DataFrame:
     diffs = diffs or differences()
@@ -332,3 +345,60 @@ def landing_rows() -> list[dict]:
             f"{outcome_label(o)} indirect {abs(med.loc[o, 'indirect_low']):.2f}–{abs(med.loc[o, 'indirect_high']):.2f}"
             f" points (at most {med.loc[o, 'indirect_share_of_mcid_high']:.0%} of the MCID)" for o in med.index)})
     return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# Glue keys for the page (all prefixed `pub_`; the landing page reads them as 03b_published_numbers.ipynb::key)
+# ------------------------------------------------------------------------------------------------
+
+def glue_texts() -> dict[str, str]:
+    """Every number the published-numbers page and the landing page quote, formatted, by glue key."""
+    block = source()
+    diffs = differences(block)
+    mcid = mcids()
+    table = difference_table(diffs).set_index("outcome")
+    posterior = bayesian_table(diffs, mcid).set_index(["outcome", "prior"])
+    med = mediation_in_points(diffs, block, mcid).set_index("outcome")
+    pm = block["proportion_mediated_by_pain_relief"]["range"]
+    texts = {"pub_n_per_group": f"{int(block['matched_pairs']):d}",
+             "pub_pm_range": f"{pm[0]:.0%}–{pm[1]:.0%}",
+             "pub_prior_tail": f"{PRIOR_TAIL:.0%}"}
+    for outcome in OUTCOMES:
+        t = table.loc[outcome]
+        texts[f"pub_{outcome}_diff"] = f"{t['difference']:.2f}"
+        texts[f"pub_{outcome}_mcid"] = f"{mcid[outcome]:g}"
+        texts[f"pub_{outcome}_mcid_share"] = f"{abs(t['difference']) / mcid[outcome]:.0%}"
+        texts[f"pub_{outcome}_sd_for_significance"] = f"{t['sd_for_significance']:.2f}"
+        if not diffs[outcome].assessable:
+            continue
+        texts[f"pub_{outcome}_ci"] = _fmt_ci(t["ci_low"], t["ci_high"])
+        texts[f"pub_{outcome}_sd"] = f"{t['sd_of_change']:.1f}"
+        texts[f"pub_{outcome}_d"] = f"{t['d']:.2f}"
+        texts[f"pub_{outcome}_d_ci"] = _fmt_ci(t["d_low"], t["d_high"])
+        texts[f"pub_{outcome}_evalue"] = f"{t['evalue_point']:.2f}"
+        texts[f"pub_{outcome}_evalue_ci"] = f"{t['evalue_ci']:.2f}"
+        for prior in ("sceptical", "neutral", "enthusiastic"):
+            row = posterior.loc[(outcome, prior)]
+            texts[f"pub_{outcome}_p_mcid_{prior}"] = format_probability(row["p_beyond_mcid"])
+            texts[f"pub_{outcome}_p_half_mcid_{prior}"] = format_probability(row["p_beyond_half_mcid"])
+            texts[f"pub_{outcome}_p_benefit_{prior}"] = format_probability(row["p_benefit"])
+            texts[f"pub_{outcome}_post_{prior}"] = f"{row['post_mean']:.2f} ({_fmt_ci(row['post_low'], row['post_high'])})"
+        verdict = mcid_verdict(outcome, bayesian_table(diffs, mcid), mcid[outcome])
+        texts[f"pub_{outcome}_mcid_grade"] = verdict.grade.value
+        texts[f"pub_{outcome}_mcid_sentence"] = verdict.sentence
+    for outcome in med.index:
+        m = med.loc[outcome]
+        texts[f"pub_{outcome}_indirect"] = f"{abs(m['indirect_low']):.2f}–{abs(m['indirect_high']):.2f}"
+        texts[f"pub_{outcome}_indirect_widest"] = f"{abs(m['indirect_widest_low']):.2f}–{abs(m['indirect_widest_high']):.2f}"
+        texts[f"pub_{outcome}_direct"] = f"{abs(m['direct_high']):.2f}–{abs(m['direct_low']):.2f}"
+        texts[f"pub_{outcome}_indirect_mcid_share"] = f"{m['indirect_share_of_mcid_high']:.0%}"
+        texts[f"pub_{outcome}_slope_per_nrs"] = f"{m['slope_per_nrs_low']:.2f}–{m['slope_per_nrs_high']:.2f}"
+    within = within_group_vs_mcid(block, mcid).set_index(["outcome", "group"])
+    for (outcome, group), row in within.iterrows():
+        texts[f"pub_{outcome}_{group.lower()}_share_of_mcid"] = f"{row['share_of_mcid']:.0%}"
+    return texts
+
+
+def glue_all() -> dict[str, str]:
+    """Glue every `glue_texts()` entry for myst-nb (call from the published-numbers notebook) and return them."""
+    return {key: book.glue_value(key, text) for key, text in glue_texts().items()}
