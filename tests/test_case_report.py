@@ -411,6 +411,8 @@ def test_opioid_load_verdict_follows_the_breakeven(breakeven, grade):
     assert verdict.grade is grade
     assert verdict.value == pytest.approx(np.median(breakeven))
     assert "break-even" in verdict.sentence
+    if grade is Grade.INCONCLUSIVE:  # the DEX week's load = intrathecal mg × ratio: it fell only below the break-even
+        assert "below the break-even" in verdict.sentence
 
 
 def test_mme_cache_returns_the_same_draws(regimens, tmp_path, monkeypatch):

@@ -353,6 +353,7 @@ def pump_steps(regimens: pd.DataFrame) -> pd.DataFrame:
                                              morphine.rate_ml_per_h),
             "morphine_mg_per_day": morphine.daily_dose,
             "dex_ug_per_day": float(dex["daily_dose"].iloc[0]) if len(dex) else 0.0,
+            "dex_ug_per_100ml": float(dex["amount_in_reservoir"].iloc[0]) if len(dex) else 0.0,
             "source": morphine.source,
         })
     return pd.DataFrame(rows)
@@ -586,10 +587,10 @@ def opioid_load_verdict(breakeven: np.ndarray, plausible: tuple[float, float] = 
     """Did the opioid load fall after the switch to intrathecal morphine + DEX? Graded by where the break-even
     oral:intrathecal ratio (load after = load before) lies relative to the plausible ratios.
 
-    The load fell if the true ratio is *above* the break-even (intrathecal morphine then counts for less
-    than the earlier oral/IV load). Break-even band entirely below the plausible span: the load rose under
-    every plausible ratio (not supported); entirely above: it fell under every plausible ratio (supported);
-    overlapping: the report cannot tell."""
+    The DEX week's load is intrathecal mg × ratio, so it fell only if the true ratio is *below* the break-even.
+    Break-even band entirely below the plausible span: the load rose under every plausible ratio (not
+    supported); entirely above: it fell under every plausible ratio (supported); overlapping: the report
+    cannot tell."""
     low, high = _interval(np.asarray(breakeven), prob)
     band = f"break-even oral:intrathecal ratio {low:.0f}–{high:.0f}:1 ({prob:.0%} band)"
     span = f"plausible ratios {plausible[0]:g}–{plausible[1]:g}:1"
@@ -600,8 +601,19 @@ def opioid_load_verdict(breakeven: np.ndarray, plausible: tuple[float, float] = 
         return Verdict(Grade.SUPPORTED, float(np.median(breakeven)), "median break-even ratio",
                        f"{band}, above the {span}: the load fell whatever the ratio")
     return Verdict(Grade.INCONCLUSIVE, float(np.median(breakeven)), "median break-even ratio",
-                   f"{band}, inside the {span}: the load fell only if the true ratio exceeds the break-even, "
-                   "which the report cannot tell")
+                   f"{band}, inside the {span}: the load fell only if the patient's true ratio was below the "
+                   "break-even, which the report cannot tell")
+
+
+def load_comparison(mme: MmeSimulation, pain: pd.DataFrame, pumps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-draw MME/day of the oral+IV days and of the DEX week, their ratio, and the break-even
+    oral:intrathecal ratio at which the DEX week's intrathecal morphine equals the oral+IV load."""
+    spans = {r.segment: (r.day_start, r.day_end) for r in pain.itertuples(index=False)}
+    oral_iv = mme.window_mean(*spans["oral_iv"])
+    dex_week = mme.window_mean(*spans["intrathecal_dex"])
+    at_dex = pumps[pumps["day_start"] == DEX_DAY].iloc[0]
+    return {"oral_iv": oral_iv, "dex_week": dex_week, "fold": dex_week / oral_iv,
+            "breakeven": breakeven_intrathecal_ratio(oral_iv, at_dex.morphine_mg_per_day)}
 
 
 def cached_mme(regimens: pd.DataFrame, n_draws: int = 4000, seed: int = 0, step: float = 0.5) -> MmeSimulation:
