@@ -386,7 +386,7 @@ def test_verdicts_are_graded_from_the_numbers(small_fit, regimens, pain, side_ef
     verdicts = cr.claim_verdicts(cr.its_summary(small_fit, pain), cr.counterfactual_effects(small_fit, pain),
                                  small_fit.posterior["dex_change"].to_numpy().ravel(), pumps, breakeven,
                                  cr.side_effect_test(side_effects), len(cr.cointerventions(regimens)), 0,
-                                 oral_iv, sim.window_mean(15, 22))
+                                 oral_iv, sim.window_mean(15, 22), n_cointerventions_approx=6)
     grades = {claim: v.grade for claim, v in verdicts.items()}
     assert grades["DEX reduced the morphine dose needed"] is Grade.NOT_SUPPORTED
     assert grades["The fall was caused by DEX"] is Grade.INCONCLUSIVE
@@ -394,6 +394,7 @@ def test_verdicts_are_graded_from_the_numbers(small_fit, regimens, pain, side_ef
     assert grades["Intrathecal DEX with morphine reduced overall opioid consumption"] is Grade.INCONCLUSIVE
     assert grades["DEX relieved depression and improved quality of life"] is Grade.NOT_ASSESSED
     assert "+29%" in verdicts["DEX reduced the morphine dose needed"].sentence
+    assert "(6 of them on dates we placed approximately)" in verdicts["The fall was caused by DEX"].sentence
     table = cr.verdict_table(verdicts)
     assert list(table.columns) == ["claim", "what the numbers show", "verdict"]
     counts = cr.grade_counts(verdicts)

@@ -856,8 +856,12 @@ def cointerventions(regimens: pd.DataFrame, day: float = DEX_DAY, window: float 
 def claim_verdicts(its: pd.DataFrame, effects: dict[str, np.ndarray], change_draws: np.ndarray,
                    pumps: pd.DataFrame, breakeven: np.ndarray, side: dict, n_cointerventions: int,
                    n_instrument_values: int, mme_oral_iv: np.ndarray | None = None,
-                   mme_dex_week: np.ndarray | None = None) -> dict[str, Verdict]:
-    """The report's claims, each graded from the numbers above (claim → `Verdict`)."""
+                   mme_dex_week: np.ndarray | None = None, n_cointerventions_approx: int | None = None
+                   ) -> dict[str, Verdict]:
+    """The report's claims, each graded from the numbers above (claim → `Verdict`).
+
+    `n_cointerventions_approx`: how many of the co-interventions have dates that are our approximate placement
+    (`cointerventions(...)["date_exact"]`), named in the sentence when given."""
     change = its[its["quantity"] == "change at DEX addition"].iloc[0]
     p_fall = float((change_draws < 0).mean())
     trend = effects["trend_continues"]
@@ -874,7 +878,10 @@ def claim_verdicts(its: pd.DataFrame, effects: dict[str, np.ndarray], change_dra
     attributable = trend_high < 0 and n_cointerventions == 0
     out["The fall was caused by DEX"] = Verdict(
         Grade.SUPPORTED if attributable else Grade.INCONCLUSIVE, float(trend.mean()), "effect if the trend continued",
-        f"{n_cointerventions} other regimen changes in the 7 days before DEX; if the fall from the IV to the "
+        f"{n_cointerventions} other regimen changes in the 7 days before DEX"
+        + ("" if n_cointerventions_approx is None else
+           f" ({n_cointerventions_approx} of them on dates we placed approximately)")
+        + "; if the fall from the IV to the "
         f"intrathecal segment had simply continued, the DEX 'effect' would be {trend.mean():+.1f} "
         f"(90% interval {trend_low:+.1f} to {trend_high:+.1f})")
     if at_dex.morphine_mg_per_day < before_dex.morphine_mg_per_day:
