@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from dexmood import book, cohort, sensitivity
+from dexmood import book, cohort, plots, sensitivity
 from dexmood.settings import outcome_label
 from dexmood.verdict import Grade, Verdict
 
@@ -360,7 +360,9 @@ def glue_texts() -> dict[str, str]:
     posterior = bayesian_table(diffs, mcid).set_index(["outcome", "prior"])
     med = mediation_in_points(diffs, block, mcid).set_index("outcome")
     pm = block["proportion_mediated_by_pain_relief"]["range"]
+    spread = posterior.groupby(level="outcome")["post_mean"].agg(lambda x: x.max() - x.min()).max()
     texts = {"pub_n_per_group": f"{int(block['matched_pairs']):d}",
+             "pub_post_mean_spread": f"{spread:.2f}",
              "pub_pm_range": f"{pm[0]:.0%}–{pm[1]:.0%}",
              "pub_prior_tail": f"{PRIOR_TAIL:.0%}"}
     for outcome in OUTCOMES:
@@ -402,3 +404,35 @@ def glue_texts() -> dict[str, str]:
 def glue_all() -> dict[str, str]:
     """Glue every `glue_texts()` entry for myst-nb (call from the published-numbers notebook) and return them."""
     return {key: book.glue_value(key, text) for key, text in glue_texts().items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Figure
+# ------------------------------------------------------------------------------------------------
+
+PRIOR_STYLES = {"sceptical": plots.OKABE_ITO[5], "neutral": plots.PUBLISHED_COLOR, "enthusiastic": plots.OKABE_ITO[2]}
+
+
+def plot_posteriors(posterior: pd.DataFrame | None = None, mcid: dict[str, float] | None = None):
+    """Prior (thin) and posterior (thick) 95% intervals of the DEX − LA difference per prior, one panel per
+    mood outcome, with the MCID (dashed) and no difference (solid) marked."""
+    posterior = bayesian_table() if posterior is None else posterior
+    mcid = mcid or mcids()
+    outcomes = list(dict.fromkeys(posterior["outcome"]))
+    fig, axes = plots.new_figure(ncols=len(outcomes), width=7.0, height=3.0, sharey=True, squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
+        rows = posterior[posterior["outcome"] == outcome].reset_index(drop=True)
+        for y, row in rows.iterrows():
+            color = PRIOR_STYLES[row["prior"]]
+            low, high = row["prior_mean"] - 1.96 * row["prior_sd"], row["prior_mean"] + 1.96 * row["prior_sd"]
+            ax.plot([low, high], [y + 0.18] * 2, color=color, lw=1.2, alpha=0.6)
+            ax.plot([row["post_low"], row["post_high"]], [y - 0.05] * 2, color=color, lw=4, solid_capstyle="butt")
+            ax.plot(row["post_mean"], y - 0.05, "o", color="white", mec=color, ms=5)
+        ax.axvline(-mcid[outcome], color="black", ls="--", lw=1)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlim(-2.5 * mcid[outcome], 1.5 * mcid[outcome])
+        ax.set_title(outcome_label(outcome))
+        ax.set_xlabel("DEX − LA change at 1 month (points)")
+        ax.set_yticks(range(len(rows)), rows["prior"])
+    axes[0][0].set_ylim(len(rows) - 0.5, -0.5)
+    return fig, axes
