@@ -440,3 +440,19 @@ def test_registry_consistency_derives_the_study_length_and_catches_a_mismatch():
     assert derived["study_months"] == pytest.approx(220 / 30.4375)
     with pytest.raises(trial.TrialDataError, match="enrolment 200"):
         trial.registry_consistency({**registry, "enrolment": 200}, parent)
+
+
+def test_sample_size_table_matches_the_single_calls():
+    table = trial.sample_size_table([0.2, 0.3], [0.76, 0.8], loss=0.1)
+    assert list(zip(table["rr"], table["p_control"], strict=True)) == [(0.76, 0.2), (0.76, 0.3), (0.8, 0.2), (0.8, 0.3)]
+    row = table.query("p_control == 0.3 and rr == 0.76").iloc[0]
+    assert row["total_randomised"] == trial.required_sample_size(0.3, 0.76, loss=0.1)["total_randomised"]
+
+
+def test_prior_table_reports_each_prior():
+    priors = trial.trial_priors(0.76, (0.65, 0.90))
+    table = trial.prior_table(priors, 0.8).set_index("prior")
+    sceptical = table.loc["sceptical"]
+    assert sceptical["median RR"] == pytest.approx(1.0)
+    assert sceptical["P(RR < 1)"] == pytest.approx(0.5)
+    assert table["2.5%"].lt(table["median RR"]).all() and table["median RR"].lt(table["97.5%"]).all()

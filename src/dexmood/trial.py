@@ -655,6 +655,13 @@ def required_sample_size(p_control: float, rr: float, power: float = 0.80, alpha
     return {"per_arm_analysed": analysed, "per_arm_randomised": randomised, "total_randomised": 2 * randomised}
 
 
+def sample_size_table(p_controls, rrs, power: float = 0.80, alpha: float = 0.05, loss: float = 0.0) -> pd.DataFrame:
+    """`required_sample_size` for every control risk × risk ratio, one row each (rr outer, p_control inner)."""
+    return pd.DataFrame([{"p_control": float(p), "rr": float(rr),
+                          **required_sample_size(float(p), float(rr), power=power, alpha=alpha, loss=loss)}
+                         for rr in rrs for p in p_controls])
+
+
 def minimal_detectable_rr(p_control: float, power: float = 0.80, n_supplement: float = N_SUPPLEMENT,
                           n_placebo: float = N_PLACEBO, loss: float = 0.0, alpha: float = 0.05,
                           method: str = "pooled") -> float:
@@ -939,6 +946,13 @@ class LogRrPrior:
 
     def prob_below(self, rr: float) -> float:
         return float(stats.norm.cdf((math.log(rr) - self.mean) / self.sd))
+
+
+def prior_table(priors: list[LogRrPrior], threshold: float = CLINICAL_RR_THRESHOLD) -> pd.DataFrame:
+    """Each prior as median RR, 95% interval, P(RR < 1), P(RR < threshold) and its meaning."""
+    return pd.DataFrame([{"prior": p.name, "median RR": math.exp(p.mean), "2.5%": p.interval()[0],
+                          "97.5%": p.interval()[1], "P(RR < 1)": p.prob_below(1.0),
+                          f"P(RR < {threshold})": p.prob_below(threshold), "meaning": p.why} for p in priors])
 
 
 def trial_priors(parent_rr: float = 0.76, parent_ci: tuple[float, float] = (0.65, 0.90)) -> list[LogRrPrior]:
