@@ -2,6 +2,7 @@
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from scipy import stats
@@ -134,3 +135,11 @@ def test_every_published_number_has_provenance():
     # the figures the news summary does not contain carry the article, not the summary, as their source
     for key in ("ren2025_cohort.matched_pairs", "ren2025_cohort.change_from_baseline_1_month.gad7.dex.ci95"):
         assert "not in the news summary" in provenance[key]["source"]
+
+
+def test_posterior_figure_has_one_panel_per_mood_outcome_and_marks_the_mcid():
+    fig, axes = ps.plot_posteriors()
+    assert [ax.get_title() for ax in axes[0]] == ["GAD-7", "PHQ-9"]
+    dashed = [line.get_xdata()[0] for line in axes[0][0].get_lines() if line.get_linestyle() == "--"]
+    assert dashed == [-ps.mcids()["gad7"]]
+    plt.close(fig)
