@@ -4,6 +4,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -76,8 +77,6 @@ def test_priors_put_five_percent_where_they_say():
 
 
 def test_mcid_verdict_is_graded_from_the_probabilities():
-    import pandas as pd
-
     def table(*p):
         return pd.DataFrame({"outcome": "gad7", "prior": ["sceptical", "neutral", "enthusiastic"][: len(p)],
                              "p_beyond_mcid": p})
