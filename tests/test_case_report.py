@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from dexmood import cache, paths
 from dexmood import case_report as cr
-from dexmood import paths
 from dexmood.cohort import published
+from dexmood.verdict import Grade
 
 
 @pytest.fixture(scope="module")
@@ -377,17 +378,53 @@ def test_cointerventions_in_the_week_before_dex(regimens):
     assert events["day"].between(cr.DEX_DAY - 7, cr.DEX_DAY, inclusive="left").all()
 
 
-def test_verdict_table(small_fit, regimens, pain, side_effects):
+def test_verdicts_are_graded_from_the_numbers(small_fit, regimens, pain, side_effects):
     sim = cr.simulate_mme(regimens, n_draws=500, seed=2)
-    table = cr.verdict(cr.its_summary(small_fit, pain), cr.counterfactual_effects(small_fit, pain),
-                       small_fit.posterior["dex_change"].to_numpy().ravel(), cr.pump_steps(regimens),
-                       sim.window_mean(10, 12), sim.window_mean(15, 22), cr.side_effect_test(side_effects),
-                       len(cr.cointerventions(regimens)), 0)
-    verdicts = dict(zip(table["claim"], table["verdict"], strict=True))
-    assert verdicts["DEX reduced the morphine dose needed"] == "not supported"
-    assert verdicts["The fall was caused by DEX"] == "cannot tell"
-    assert verdicts["Intrathecal DEX with morphine reduced overall opioid consumption"] == "not supported"
-    assert "+29%" in table.set_index("claim").loc["DEX reduced the morphine dose needed", "what the numbers show"]
+    pumps = cr.pump_steps(regimens)
+    oral_iv = sim.window_mean(10, 12)
+    breakeven = cr.breakeven_intrathecal_ratio(oral_iv, pumps.set_index("mixture").loc["E", "morphine_mg_per_day"])
+    verdicts = cr.claim_verdicts(cr.its_summary(small_fit, pain), cr.counterfactual_effects(small_fit, pain),
+                                 small_fit.posterior["dex_change"].to_numpy().ravel(), pumps, breakeven,
+                                 cr.side_effect_test(side_effects), len(cr.cointerventions(regimens)), 0,
+                                 oral_iv, sim.window_mean(15, 22), n_cointerventions_approx=6)
+    grades = {claim: v.grade for claim, v in verdicts.items()}
+    assert grades["DEX reduced the morphine dose needed"] is Grade.NOT_SUPPORTED
+    assert grades["The fall was caused by DEX"] is Grade.INCONCLUSIVE
+    # the break-even ratio lies inside the plausible 12–300:1, so the report cannot tell
+    assert grades["Intrathecal DEX with morphine reduced overall opioid consumption"] is Grade.INCONCLUSIVE
+    assert grades["DEX relieved depression and improved quality of life"] is Grade.NOT_ASSESSED
+    assert "+29%" in verdicts["DEX reduced the morphine dose needed"].sentence
+    assert "(6 of them on dates we placed approximately)" in verdicts["The fall was caused by DEX"].sentence
+    table = cr.verdict_table(verdicts)
+    assert list(table.columns) == ["claim", "what the numbers show", "verdict"]
+    counts = cr.grade_counts(verdicts)
+    assert sum(counts.values()) == len(verdicts) and counts["not supported"] == 1
+
+
+@pytest.mark.parametrize("breakeven, grade", [
+    (np.full(100, 5.0), Grade.NOT_SUPPORTED),    # the load rose even at 12:1
+    (np.full(100, 400.0), Grade.SUPPORTED),      # the load fell even at 300:1
+    (np.linspace(55, 70, 100), Grade.INCONCLUSIVE),
+    (np.linspace(5, 20, 100), Grade.INCONCLUSIVE),  # band straddles the lower end
+])
+def test_opioid_load_verdict_follows_the_breakeven(breakeven, grade):
+    verdict = cr.opioid_load_verdict(breakeven)
+    assert verdict.grade is grade
+    assert verdict.value == pytest.approx(np.median(breakeven))
+    assert "break-even" in verdict.sentence
+    if grade is Grade.INCONCLUSIVE:  # the DEX week's load = intrathecal mg × ratio: it fell only below the break-even
+        assert "below the break-even" in verdict.sentence
+
+
+def test_mme_cache_returns_the_same_draws(regimens, tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    first = cr.cached_mme(regimens, n_draws=50, seed=4)
+    assert len(list(tmp_path.glob("case_report_mme_*.pkl"))) == 1
+    second = cr.cached_mme(regimens, n_draws=50, seed=4)
+    np.testing.assert_array_equal(first.draws, second.draws)
+    np.testing.assert_array_equal(first.draws, cr.simulate_mme(regimens, n_draws=50, seed=4).draws)
+    cr.cached_mme(regimens, n_draws=50, seed=5)
+    assert len(list(tmp_path.glob("case_report_mme_*.pkl"))) == 2  # another seed is another entry
 
 
 def test_results_section_is_json_ready():

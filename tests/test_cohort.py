@@ -218,7 +218,12 @@ def test_published_copy_matches_shared_reference():
     shared = paths.SHARED / "reference" / "published.json"
     if not shared.exists():
         pytest.skip("shared reference folder not present in this checkout")
-    assert json.loads(shared.read_text()) == C.published()
+    # Every published fact of the reference is in the copy unchanged; the copy adds provenance, the MCIDs and
+    # registry details, and replaces the reference's pointers to files outside the repository (source_text).
+    ours = C.published()
+    for block, facts in json.loads(shared.read_text()).items():
+        if isinstance(facts, dict):
+            assert {k: v for k, v in facts.items() if k != "source_text"}.items() <= ours[block].items(), block
 
 
 def test_smd_table_formula():

@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from dexmood import paths, trial
+from dexmood import cohort, paths, trial
 
 # --------------------------------------------------------------------------------------------------
 # PCA regimen calculator
@@ -278,7 +278,7 @@ def test_simulated_power_agrees_with_analytic_and_holds_alpha():
 
 
 # --------------------------------------------------------------------------------------------------
-# Results file, mock data and the pre-specified analysis
+# Results file, mock data and the proposed analysis
 # --------------------------------------------------------------------------------------------------
 
 def _write(tmp_path, frame: pd.DataFrame | None, header: str | None = None):
@@ -405,3 +405,54 @@ def test_results_section_is_json_and_complete(monkeypatch):
     assert body["pca"]["published_rates_consistent"] is True
     assert set(body["design"]["minimal_detectable_rr_80pct"]) == {"0.1", "0.2", "0.3", "0.4", "0.5"}
     assert 0 < body["analysis"]["rr"] < 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry facts (data/trial/registry.json)
+# --------------------------------------------------------------------------------------------------
+
+def test_registry_title_sponsor_and_pi_match_the_bibliography():
+    registry = trial.load_registry()
+    assert registry["title"] == "Mini-dose Esketamine-dexmedetomidine Supplemented Analgesia and Long-term Outcomes"
+    bib = (paths.PROJECT_ROOT / "references.bib").read_text()
+    entry = bib[bib.index("@misc{nct05718544,"):]
+    entry = entry[:entry.index("\n}\n")]
+    assert registry["title"] in entry
+    assert registry["sponsor"] in entry and "Wang, Dong-Xin" in entry
+    published = cohort.published()["nct05718544_followup_trial"]
+    assert published["registered_title"] == registry["title"]
+
+
+def test_registry_states_what_it_lacks():
+    registry = trial.load_registry()
+    lacking = " ".join(registry["not_in_record"])
+    for missing in ("outcome-measures section", "definition of CPSP", "secondary outcome", "analysis plan"):
+        assert missing in lacking
+    assert not any("Outcome" in section for section in registry["sections_present"])
+    table = trial.registry_table()
+    assert {"fact", "value", "registry section"} == set(table.columns) and table["registry section"].ne("").all()
+
+
+def test_registry_consistency_derives_the_study_length_and_catches_a_mismatch():
+    registry = trial.load_registry()
+    parent = cohort.published()["zhang2023_parent_rct"]
+    derived = trial.registry_consistency(registry, parent)
+    assert derived["study_months"] == pytest.approx(220 / 30.4375)
+    with pytest.raises(trial.TrialDataError, match="enrolment 200"):
+        trial.registry_consistency({**registry, "enrolment": 200}, parent)
+
+
+def test_sample_size_table_matches_the_single_calls():
+    table = trial.sample_size_table([0.2, 0.3], [0.76, 0.8], loss=0.1)
+    assert list(zip(table["rr"], table["p_control"], strict=True)) == [(0.76, 0.2), (0.76, 0.3), (0.8, 0.2), (0.8, 0.3)]
+    row = table.query("p_control == 0.3 and rr == 0.76").iloc[0]
+    assert row["total_randomised"] == trial.required_sample_size(0.3, 0.76, loss=0.1)["total_randomised"]
+
+
+def test_prior_table_reports_each_prior():
+    priors = trial.trial_priors(0.76, (0.65, 0.90))
+    table = trial.prior_table(priors, 0.8).set_index("prior")
+    sceptical = table.loc["sceptical"]
+    assert sceptical["median RR"] == pytest.approx(1.0)
+    assert sceptical["P(RR < 1)"] == pytest.approx(0.5)
+    assert table["2.5%"].lt(table["median RR"]).all() and table["median RR"].lt(table["97.5%"]).all()

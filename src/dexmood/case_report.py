@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from dexmood import diagnostics, paths
+from dexmood import cache, diagnostics, paths
 from dexmood.errors import CaseReportError
+from dexmood.verdict import Grade, Verdict
 
 # --------------------------------------------------------------------------------------------------
 # Time line constants
@@ -352,6 +353,7 @@ def pump_steps(regimens: pd.DataFrame) -> pd.DataFrame:
                                              morphine.rate_ml_per_h),
             "morphine_mg_per_day": morphine.daily_dose,
             "dex_ug_per_day": float(dex["daily_dose"].iloc[0]) if len(dex) else 0.0,
+            "dex_ug_per_100ml": float(dex["amount_in_reservoir"].iloc[0]) if len(dex) else 0.0,
             "source": morphine.source,
         })
     return pd.DataFrame(rows)
@@ -386,7 +388,8 @@ class Conversion:
 CONVERSIONS: dict[tuple[str, str], Conversion] = {
     ("oxycodone", "oral"): Conversion(
         "oxycodone", "oral", 1.5, 2.0, "dowell2022cdc; nougg2010canadian",
-        "CDC 2022 factor 1.5; Canadian guideline range 1.5–2"),
+        "1.5 in both guidelines (CDC 2022; Canadian 2010); the upper end 2 is our assumption, not a guideline "
+        "value, to allow for the spread of ratios used in practice"),
     ("hydrocodone", "oral"): Conversion(
         "hydrocodone", "oral", 1.0, 1.0, "dowell2022cdc", "CDC 2022 factor 1 (alternative reading A1 only)"),
     ("hydromorphone", "iv"): Conversion(
@@ -573,6 +576,54 @@ def breakeven_intrathecal_ratio(reference_mme: np.ndarray, intrathecal_mg_per_da
     return np.asarray(reference_mme) / intrathecal_mg_per_day
 
 
+#: Oral:intrathecal morphine ratios in the literature the book cites (sylvester2004intrathecal, Abstract):
+#: 12:1 observed in one converted patient, 90:1 in a dose-conversion program, 300:1 the classical rule.
+#: Any ratio in this span is plausible for this patient; the MME draws use the narrower 100–300 of guidelines.
+PLAUSIBLE_INTRATHECAL_RATIO = (12.0, 300.0)
+
+
+def opioid_load_verdict(breakeven: np.ndarray, plausible: tuple[float, float] = PLAUSIBLE_INTRATHECAL_RATIO,
+                        prob: float = 0.9) -> Verdict:
+    """Did the opioid load fall after the switch to intrathecal morphine + DEX? Graded by where the break-even
+    oral:intrathecal ratio (load after = load before) lies relative to the plausible ratios.
+
+    The DEX week's load is intrathecal mg × ratio, so it fell only if the true ratio is *below* the break-even.
+    Break-even band entirely below the plausible span: the load rose under every plausible ratio (not
+    supported); entirely above: it fell under every plausible ratio (supported); overlapping: the report
+    cannot tell."""
+    low, high = _interval(np.asarray(breakeven), prob)
+    band = f"break-even oral:intrathecal ratio {low:.0f}–{high:.0f}:1 ({prob:.0%} band)"
+    span = f"plausible ratios {plausible[0]:g}–{plausible[1]:g}:1"
+    if high < plausible[0]:
+        return Verdict(Grade.NOT_SUPPORTED, float(np.median(breakeven)), "median break-even ratio",
+                       f"{band}, below the {span}: the load rose whatever the ratio")
+    if low > plausible[1]:
+        return Verdict(Grade.SUPPORTED, float(np.median(breakeven)), "median break-even ratio",
+                       f"{band}, above the {span}: the load fell whatever the ratio")
+    return Verdict(Grade.INCONCLUSIVE, float(np.median(breakeven)), "median break-even ratio",
+                   f"{band}, inside the {span}: the load fell only if the patient's true ratio was below the "
+                   "break-even, which the report cannot tell")
+
+
+def load_comparison(mme: MmeSimulation, pain: pd.DataFrame, pumps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-draw MME/day of the oral+IV days and of the DEX week, their ratio, and the break-even
+    oral:intrathecal ratio at which the DEX week's intrathecal morphine equals the oral+IV load."""
+    spans = {r.segment: (r.day_start, r.day_end) for r in pain.itertuples(index=False)}
+    oral_iv = mme.window_mean(*spans["oral_iv"])
+    dex_week = mme.window_mean(*spans["intrathecal_dex"])
+    at_dex = pumps[pumps["day_start"] == DEX_DAY].iloc[0]
+    return {"oral_iv": oral_iv, "dex_week": dex_week, "fold": dex_week / oral_iv,
+            "breakeven": breakeven_intrathecal_ratio(oral_iv, at_dex.morphine_mg_per_day)}
+
+
+def cached_mme(regimens: pd.DataFrame, n_draws: int = 4000, seed: int = 0, step: float = 0.5) -> MmeSimulation:
+    """`simulate_mme` through the package cache (key: the regimen table, draws, seed, step and this module)."""
+    inputs = {"regimens": regimens.to_csv(index=False), "n_draws": n_draws, "seed": seed, "step": step}
+    return cache.load_or_compute("case_report_mme", inputs,
+                                 lambda: simulate_mme(regimens, n_draws=n_draws, seed=seed, step=step),
+                                 modules=("dexmood.case_report",))
+
+
 # --------------------------------------------------------------------------------------------------
 # Interrupted time series on interval-censored NRS readings (PyMC)
 # --------------------------------------------------------------------------------------------------
@@ -639,6 +690,14 @@ def fit_its(pain: pd.DataFrame, random_seed: int, draws: int = 1000, tune: int =
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=random_seed,
                          target_accept=target_accept, nuts_sampler=nuts_sampler, progressbar=False,
                          compute_convergence_checks=False)
+
+
+def cached_its(pain: pd.DataFrame, random_seed: int, draws: int = 1000, tune: int = 1000, chains: int = 4):
+    """`fit_its` through the package cache (NetCDF; key: the pain table, the sampler settings and this module)."""
+    inputs = {"pain": pain.to_csv(index=False), "seed": random_seed, "draws": draws, "tune": tune, "chains": chains}
+    return cache.load_or_compute("case_report_its", inputs,
+                                 lambda: fit_its(pain, random_seed=random_seed, draws=draws, tune=tune, chains=chains),
+                                 modules=("dexmood.case_report",), codec=cache.NETCDF)
 
 
 def _draws(idata, name: str) -> np.ndarray:
@@ -778,57 +837,95 @@ def cointerventions(regimens: pd.DataFrame, day: float = DEX_DAY, window: float 
     pump = regimens["mixture"].isin(list("ABCDEF"))
     label = np.where(pump, "intrathecal mixture " + regimens["mixture"].fillna(""),
                      regimens["product"] + " (" + regimens["route"] + ")")
-    starts = regimens[in_window].assign(event=label[in_window.to_numpy()], change="start")
+    starts = regimens[in_window].assign(event=label[in_window.to_numpy()], change="start",
+                                        timing=regimens.loc[in_window, "timing_start"])
     stopping = (regimens["day_end"] >= day - window) & (regimens["day_end"] < day) & ~pump
     stops = regimens[stopping].assign(event=label[stopping.to_numpy()], change="stop",
-                                      day_start=regimens.loc[stopping, "day_end"])
+                                      day_start=regimens.loc[stopping, "day_end"],
+                                      timing=regimens.loc[stopping, "timing_end"])
     events = pd.concat([starts, stops])
-    return (events.groupby(["event", "change"], sort=False)
-            .agg(day=("day_start", "first"), drugs=("drug", lambda s: ", ".join(dict.fromkeys(s))))
-            .reset_index().sort_values(["day", "change"]).reset_index(drop=True))
+    table = (events.groupby(["event", "change"], sort=False)
+             .agg(day=("day_start", "first"), drugs=("drug", lambda s: ", ".join(dict.fromkeys(s))),
+                  timing=("timing", "first"))
+             .reset_index().sort_values(["day", "change"]).reset_index(drop=True))
+    # A date is exact only when the text states it or it follows from a stated one ("the next day").
+    table["date_exact"] = table["timing"].isin(["stated", "relative"])
+    return table
 
 
-def verdict(its: pd.DataFrame, effects: dict[str, np.ndarray], change_draws: np.ndarray,
-            pumps: pd.DataFrame, mme_oral_iv: np.ndarray, mme_dex_week: np.ndarray,
-            side: dict, n_cointerventions: int, n_instrument_values: int) -> pd.DataFrame:
-    """A table of the report's claims, what the numbers show, and whether they support the claim."""
+def claim_verdicts(its: pd.DataFrame, effects: dict[str, np.ndarray], change_draws: np.ndarray,
+                   pumps: pd.DataFrame, breakeven: np.ndarray, side: dict, n_cointerventions: int,
+                   n_instrument_values: int, mme_oral_iv: np.ndarray | None = None,
+                   mme_dex_week: np.ndarray | None = None, n_cointerventions_approx: int | None = None
+                   ) -> dict[str, Verdict]:
+    """The report's claims, each graded from the numbers above (claim → `Verdict`).
+
+    `n_cointerventions_approx`: how many of the co-interventions have dates that are our approximate placement
+    (`cointerventions(...)["date_exact"]`), named in the sentence when given."""
     change = its[its["quantity"] == "change at DEX addition"].iloc[0]
     p_fall = float((change_draws < 0).mean())
     trend = effects["trend_continues"]
+    trend_low, trend_high = _interval(trend)
     before_dex = pumps[pumps["day_end"] <= DEX_DAY].iloc[-1]
     at_dex = pumps[pumps["day_start"] == DEX_DAY].iloc[0]
     latest = pumps.iloc[-1]
     rise = 100 * (latest.morphine_mg_per_day / at_dex.morphine_mg_per_day - 1)
-    fold = mme_dex_week / mme_oral_iv
-    rows = [
-        ("Pain fell after DEX was added",
-         f"NRS level change {change['mean']:.1f} (90% interval {change['lower']:.1f} to {change['upper']:.1f}); "
-         f"P(change < 0) = {p_fall:.2f}",
-         "supported as a description" if p_fall >= 0.9 else "cannot tell"),
-        ("The fall was caused by DEX",
-         f"{n_cointerventions} other regimen changes in the 7 days before DEX; if the fall from the IV to the "
-         f"intrathecal segment had simply continued, the DEX 'effect' would be {trend.mean():+.1f} "
-         f"(90% interval {_interval(trend)[0]:+.1f} to {_interval(trend)[1]:+.1f})",
-         "cannot tell"),
-        ("DEX reduced the morphine dose needed",
-         f"intrathecal morphine was {before_dex.morphine_mg_per_day:.1f} mg/day just before and "
-         f"{at_dex.morphine_mg_per_day:.1f} mg/day with DEX, and {latest.morphine_mg_per_day:.1f} mg/day "
-         f"by May 2020 ({rise:+.0f}%)",
-         "not supported"),
-        ("Intrathecal DEX with morphine reduced overall opioid consumption",
-         f"MME in the DEX week / oral+IV days: median {np.median(fold):.1f}-fold "
-         f"(90% band {_interval(fold)[0]:.1f} to {_interval(fold)[1]:.1f}) with oral:intrathecal 100–300:1",
-         "not supported" if _interval(fold)[0] > 1 else "cannot tell"),
-        ("DEX reduced opioid side effects",
-         f"{side['n_improved']} of {side['n_symptoms']} symptoms lower, {side['n_worse']} higher; exact "
-         f"signed-rank p = {side['p_exact']:.3f}, the smallest p attainable with {side['n_changed']} changed "
-         f"symptoms; the route also changed from systemic to intrathecal",
-         "cannot tell"),
-        ("DEX relieved depression and improved quality of life",
-         f"{n_instrument_values} HAMD-6 / QLQ-C30 values in the text (they are only in Figs. 2–3)",
-         "cannot be checked from the text"),
-    ]
-    return pd.DataFrame(rows, columns=["claim", "what the numbers show", "verdict"])
+    out = {}
+    out["Pain fell after DEX was added"] = Verdict(
+        Grade.SUPPORTED if p_fall >= 0.9 else Grade.INCONCLUSIVE, p_fall, "P(level change < 0)",
+        f"NRS level change {change['mean']:.1f} (90% interval {change['lower']:.1f} to {change['upper']:.1f}); "
+        f"P(change < 0) = {p_fall:.2f}; a description, not an effect")
+    attributable = trend_high < 0 and n_cointerventions == 0
+    out["The fall was caused by DEX"] = Verdict(
+        Grade.SUPPORTED if attributable else Grade.INCONCLUSIVE, float(trend.mean()), "effect if the trend continued",
+        f"{n_cointerventions} other regimen changes in the 7 days before DEX"
+        + ("" if n_cointerventions_approx is None else
+           f" ({n_cointerventions_approx} of them on dates we placed approximately)")
+        + "; if the fall from the IV to the "
+        f"intrathecal segment had simply continued, the DEX 'effect' would be {trend.mean():+.1f} "
+        f"(90% interval {trend_low:+.1f} to {trend_high:+.1f})")
+    if at_dex.morphine_mg_per_day < before_dex.morphine_mg_per_day:
+        dose_grade = Grade.SUPPORTED
+    elif latest.morphine_mg_per_day >= at_dex.morphine_mg_per_day:
+        dose_grade = Grade.NOT_SUPPORTED
+    else:
+        dose_grade = Grade.INCONCLUSIVE
+    out["DEX reduced the morphine dose needed"] = Verdict(
+        dose_grade, float(rise), "% change of intrathecal morphine from DEX to May 2020",
+        f"intrathecal morphine was {before_dex.morphine_mg_per_day:.1f} mg/day just before and "
+        f"{at_dex.morphine_mg_per_day:.1f} mg/day with DEX, and {latest.morphine_mg_per_day:.1f} mg/day "
+        f"by May 2020 ({rise:+.0f}%)")
+    load = opioid_load_verdict(breakeven)
+    sentence = load.sentence
+    if mme_oral_iv is not None and mme_dex_week is not None:
+        fold = mme_dex_week / mme_oral_iv
+        sentence += (f"; with the guideline ratios 100–300:1 the DEX week had {np.median(fold):.1f}-fold the MME of "
+                     f"the oral+IV days (90% band {_interval(fold)[0]:.1f} to {_interval(fold)[1]:.1f})")
+    out["Intrathecal DEX with morphine reduced overall opioid consumption"] = Verdict(
+        load.grade, load.value, load.measure, sentence)
+    out["DEX reduced opioid side effects"] = Verdict(
+        Grade.SUPPORTED if side["p_exact"] < 0.05 else Grade.INCONCLUSIVE, float(side["p_exact"]),
+        "exact signed-rank p",
+        f"{side['n_improved']} of {side['n_symptoms']} symptoms lower, {side['n_worse']} higher; exact "
+        f"signed-rank p = {side['p_exact']:.3f}, the smallest p attainable with {side['n_changed']} changed "
+        f"symptoms; the route also changed from systemic to intrathecal")
+    out["DEX relieved depression and improved quality of life"] = Verdict(
+        Grade.NOT_ASSESSED if n_instrument_values == 0 else Grade.INCONCLUSIVE, float(n_instrument_values),
+        "HAMD-6 / QLQ-C30 values available",
+        f"{n_instrument_values} HAMD-6 / QLQ-C30 values in the text (they are only in Figs. 2–3); the text "
+        "states improvement 'over the next 3 months' but its figures stop at 1 month (A16)")
+    return out
+
+
+def verdict_table(verdicts: dict[str, Verdict]) -> pd.DataFrame:
+    """Claims, what the numbers show, and the grade, for display."""
+    return pd.DataFrame([{"claim": claim, "what the numbers show": v.sentence, "verdict": v.grade.value}
+                         for claim, v in verdicts.items()])
+
+
+def grade_counts(verdicts: dict[str, Verdict]) -> dict[str, int]:
+    """Number of claims per grade (every grade present, zeros included)."""
+    return {grade.value: sum(v.grade is grade for v in verdicts.values()) for grade in Grade}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1045,7 +1142,7 @@ def results_section(seed: int = 0, n_draws: int = 4000) -> dict:
     check_dose_arithmetic(regimens)
     pumps = pump_steps(regimens)
     pain = load_pain()
-    mme = simulate_mme(regimens, n_draws=n_draws, seed=seed)
+    mme = cached_mme(regimens, n_draws=n_draws, seed=seed)
     spans = {r.segment: (r.day_start, r.day_end) for r in pain.itertuples(index=False)}
     oral_iv = mme.window_mean(*spans["oral_iv"])
     dex_week = mme.window_mean(*spans["intrathecal_dex"])

@@ -1,6 +1,6 @@
 """Stage 7 – the registered trial NCT05718544: PCA dosing, eligibility, design power and the analysis plan.
 
-The registry record (shared/seeds/004_f4da0a1b8e7379f0.txt) describes a randomised, quadruple-blind trial of
+The registry record (bib key nct05718544, version of 2025-07-30) describes a randomised, quadruple-blind trial of
 199 patients after scoliosis correction: sufentanil patient-controlled intravenous analgesia (PCIA) with or
 without mini-dose esketamine + dexmedetomidine, primary question chronic post-surgical pain (CPSP) at 2
 years. Results are pending, so this module makes the book ready for them:
@@ -9,12 +9,14 @@ years. Results are pending, so this module makes the book ready for them:
    `implied_bolus_use` – what the parent trial's achieved mean rates (Zhang et al. 2023) imply about boluses.
 2. `assess_eligibility` – the registry's criteria as rules over a screening table, with reasons per patient.
 3. `analytic_power` / `simulated_power` / `minimal_detectable_rr` – the design analysis for CPSP at 2 years.
-4. `frequentist_analysis` / `bayesian_analysis` – the pre-specified analysis, run on mock data until the
+4. `frequentist_analysis` / `bayesian_analysis` – the book's proposed analysis (the registry has none), run
+   on mock data until the
    results file `data/trial/results.csv` is filled in (`get_trial_results` picks the file when it has rows).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -46,6 +48,45 @@ CLINICAL_THRESHOLD_WHY = (
     "two drugs to every PCA pump; it is also a little less than the acute-pain effect of the parent "
     "trial (RR 0.76), so it asks the long-term effect to keep most of the short-term one."
 )
+
+#: The registry facts the book uses, each with its registry section (data/trial/registry.json).
+REGISTRY_JSON = paths.TRIAL / "registry.json"
+
+
+def load_registry(path: str | os.PathLike = REGISTRY_JSON) -> dict:
+    """Registry facts as {name: value} (the sections stay in the file, shown by `registry_table`)."""
+    return {key: entry["value"] for key, entry in _registry_entries(path).items()}
+
+
+def _registry_entries(path: str | os.PathLike = REGISTRY_JSON) -> dict:
+    return {k: v for k, v in json.loads(Path(path).read_text()).items() if not k.startswith("_")}
+
+
+def registry_table(path: str | os.PathLike = REGISTRY_JSON) -> pd.DataFrame:
+    """The registry facts with the section each comes from (lists joined), for display."""
+    rows = [{"fact": key, "value": "; ".join(map(str, v["value"])) if isinstance(v["value"], list) else v["value"],
+             "registry section": v["section"]} for key, v in _registry_entries(path).items()]
+    return pd.DataFrame(rows)
+
+
+def registry_consistency(registry: dict, parent: dict) -> dict:
+    """Check the registry against the parent trial and the arm sizes used here; return the derived numbers.
+
+    Raises TrialDataError when the registered enrolment differs from the parent trial's ITT population or from
+    N_SUPPLEMENT + N_PLACEBO, because the book reads the trial as the follow-up of that population."""
+    primary = parent["primary_result"]
+    problems = []
+    if registry["enrolment"] != parent["n_itt"]:
+        problems.append(f"registered enrolment {registry['enrolment']} != parent ITT {parent['n_itt']}")
+    if registry["enrolment"] != N_SUPPLEMENT + N_PLACEBO:
+        problems.append(f"registered enrolment {registry['enrolment']} != {N_SUPPLEMENT} + {N_PLACEBO}")
+    if (primary["supplement"]["n"], primary["placebo"]["n"]) != (N_SUPPLEMENT, N_PLACEBO):
+        problems.append("parent arm sizes differ from N_SUPPLEMENT/N_PLACEBO")
+    if problems:
+        raise TrialDataError("registry.json", problems)
+    months = (pd.Timestamp(registry["completion"]) - pd.Timestamp(registry["start"])).days / 30.4375
+    return {"study_months": months, "enrolment": registry["enrolment"], "parent_itt": parent["n_itt"]}
+
 
 # --------------------------------------------------------------------------------------------------
 # 1. PCA regimen calculator
@@ -614,6 +655,13 @@ def required_sample_size(p_control: float, rr: float, power: float = 0.80, alpha
     return {"per_arm_analysed": analysed, "per_arm_randomised": randomised, "total_randomised": 2 * randomised}
 
 
+def sample_size_table(p_controls, rrs, power: float = 0.80, alpha: float = 0.05, loss: float = 0.0) -> pd.DataFrame:
+    """`required_sample_size` for every control risk × risk ratio, one row each (rr outer, p_control inner)."""
+    return pd.DataFrame([{"p_control": float(p), "rr": float(rr),
+                          **required_sample_size(float(p), float(rr), power=power, alpha=alpha, loss=loss)}
+                         for rr in rrs for p in p_controls])
+
+
 def minimal_detectable_rr(p_control: float, power: float = 0.80, n_supplement: float = N_SUPPLEMENT,
                           n_placebo: float = N_PLACEBO, loss: float = 0.0, alpha: float = 0.05,
                           method: str = "pooled") -> float:
@@ -643,7 +691,7 @@ def log_rr_wald(events_s, n_s, events_p, n_p):
 
 def simulated_power(p_control, rr, n_supplement: int = N_SUPPLEMENT, n_placebo: int = N_PLACEBO,
                     loss=0.0, alpha: float = 0.05, reps: int = 4000, seed: int = TRIAL_SEED) -> np.ndarray:
-    """Monte-Carlo power of the pre-specified test (Wald test of log RR, robust SE), vectorised over a grid.
+    """Monte-Carlo power of the proposed test (Wald test of log RR, robust SE), vectorised over a grid.
 
     Each replicate loses each patient independently with probability `loss` (missing completely at
     random) and analyses the complete cases. Monte-Carlo SE ≤ 0.5/sqrt(reps).
@@ -811,7 +859,7 @@ def write_template(path: str | os.PathLike = RESULTS_CSV) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
-# 5. The pre-specified analysis: frequentist
+# 5. The book's proposed analysis: frequentist
 # --------------------------------------------------------------------------------------------------
 
 def risk_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -880,7 +928,7 @@ def frequentist_analysis(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataF
 
 
 # --------------------------------------------------------------------------------------------------
-# 6. The pre-specified analysis: Bayesian
+# 6. The book's proposed analysis: Bayesian
 # --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -898,6 +946,13 @@ class LogRrPrior:
 
     def prob_below(self, rr: float) -> float:
         return float(stats.norm.cdf((math.log(rr) - self.mean) / self.sd))
+
+
+def prior_table(priors: list[LogRrPrior], threshold: float = CLINICAL_RR_THRESHOLD) -> pd.DataFrame:
+    """Each prior as median RR, 95% interval, P(RR < 1), P(RR < threshold) and its meaning."""
+    return pd.DataFrame([{"prior": p.name, "median RR": math.exp(p.mean), "2.5%": p.interval()[0],
+                          "97.5%": p.interval()[1], "P(RR < 1)": p.prob_below(1.0),
+                          f"P(RR < {threshold})": p.prob_below(threshold), "meaning": p.why} for p in priors])
 
 
 def trial_priors(parent_rr: float = 0.76, parent_ci: tuple[float, float] = (0.65, 0.90)) -> list[LogRrPrior]:
