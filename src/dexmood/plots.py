@@ -12,6 +12,12 @@ GROUP_COLORS = {"DEX": "#0072B2", "LA": "#E69F00"}
 GROUP_ORDER = ["DEX", "LA"]
 PUBLISHED_COLOR = "#555555"
 TRUTH_COLOR = "#D55E00"
+#: Reference lines (zero effect), annotation ink and neutral fills (histograms of a null distribution).
+REFERENCE_COLOR = "#999999"
+INK_COLOR = "#333333"
+NEUTRAL_COLOR = "#BBBBBB"
+#: One colour per outcome, the same in every figure.
+OUTCOME_COLORS = {"gad7": OKABE_ITO[0], "phq9": OKABE_ITO[5], "nrs": OKABE_ITO[2], "satisfaction": OKABE_ITO[3]}
 
 
 def set_theme() -> None:
