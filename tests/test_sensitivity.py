@@ -676,3 +676,39 @@ def test_dashboard_leaves_out_the_randomisation_test_and_labels_the_ato(default_
     assert sum(counts["by_grade"].values()) == counts["checks"]
     check = results.get("medsens_check")
     assert (check["relative_difference"] < 0.01).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# medsens: the port of the iteration, the propagated band (issue 16, point 4)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_package_port_of_medsens_iteration_equals_the_line_by_line_port():
+    frame = mediation_frame(n=150, seed=11)
+    for rho in (-0.4, 0.3):
+        assert sens.medsens_iterative(frame, "y", rho, "m", ["x1", "x2"]) == pytest.approx(
+            medsens_sur_port(frame, rho), rel=1e-6)
+    check = sens.medsens_check(frame, "y", "m", ["x1", "x2"])
+    assert (check["relative_difference"] < 0.01).all()
+    assert sens.verdict_medsens_check(float(check["relative_difference"].max())).grade is Grade.SUPPORTED
+    assert sens.verdict_medsens_check(0.05).grade is Grade.NOT_SUPPORTED  # the check can fail
+
+
+def test_medsens_band_propagates_residual_sd_uncertainty():
+    """At ρ = 0 both bands coincide; away from 0 the propagated band is wider, and its SE matches a Monte
+    Carlo over the sampling distributions of (a, b, σ_M, σ_Y|M)."""
+    frame = mediation_frame(n=120, seed=3)
+    result = sens.medsens(frame, "y", "m", ["x1", "x2"], rho_grid=[0.0, 0.5])
+    zero, half = result.curve.iloc[0], result.curve.iloc[1]
+    assert zero["ci_low"] == pytest.approx(zero["conditional_low"])
+    assert half["ci_high"] - half["ci_low"] > half["conditional_high"] - half["conditional_low"]
+    fit = result.fit
+    rng = np.random.default_rng(0)
+    n = 200_000
+    a = rng.normal(fit.a, fit.a_se, n)
+    b = rng.normal(fit.b, fit.b_se, n)
+    sigma_m = fit.sigma_m * np.sqrt(rng.chisquare(fit.df_m, n) / fit.df_m)
+    sigma_y = fit.sigma_y * np.sqrt(rng.chisquare(fit.df_y, n) / fit.df_y)
+    acme = sens.acme_at_rho(a, b, sigma_m, sigma_y, 0.5)
+    assert sens.acme_se(fit, 0.5) == pytest.approx(acme.std(), rel=0.05)
+    assert sens.acme_se(fit, 0.5, propagate_sigma=False) < 0.97 * acme.std()

@@ -58,13 +58,15 @@ def pooled_sd(frame: pd.DataFrame, column: str, weights: str | None = "weights")
     The standardiser of the effect size d = ATT / SD used for E-values of mean differences
     (VanderWeele & Ding 2017, "continuous outcomes").
     """
+    n_dex, n_la = require_groups(frame, column, f"The pooled SD of {column}")
     variances = []
     for dex in (1, 0):
         subset = frame.loc[(frame["dex"] == dex) & frame[column].notna()]
         values = subset[column].to_numpy(dtype=float)
         w = np.ones(len(subset)) if weights is None or weights not in subset else subset[weights].to_numpy(float)
-        if w.sum() <= 1 or len(values) < 2:
-            raise AnalysisNotPossible(f"the pooled SD of {column} needs at least two patients per group.")
+        if w.sum() <= 1:
+            raise AnalysisNotPossible(f"The pooled SD of {column} needs matching weights summing to more than 1 "
+                                      f"per group; the data have {n_dex} DEX / {n_la} LA.")
         mean = np.average(values, weights=w)
         variances.append(float(np.sum(w * (values - mean) ** 2) / (w.sum() - 1)))
     return float(np.sqrt(np.mean(variances)))

@@ -9,7 +9,7 @@ Two computations that must agree are reported side by side: Gauss–Hermite quad
 fixed ρ, and every ρ = 0 posterior draw moved along its own ρ from the prior in closed form.
 
 The fits are cached through `dexmood.cache.load_or_compute` (key: data, priors, sampler settings, nodes,
-code of `dexmood.mediation` and this subpackage, package versions).
+code of `dexmood.mediation` and of this module, package versions).
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def hook_fits(data, rho_nodes, *, settings: Settings = SETTINGS, priors=None, us
               "sampler": sampler.key(), "diagnostics": asdict(settings.diagnostics),
               "rho": [round(r, 12) for r in nodes]}
     return cache.load_or_compute("sensitivity_hook", inputs, lambda: _fit_nodes(data, nodes, sampler, priors, settings),
-                                 modules=("dexmood.mediation", "dexmood.sensitivity"), enabled=use_cache)
+                                 modules=("dexmood.mediation", "dexmood.sensitivity.medsens_monte_carlo"),
+                                 enabled=use_cache)
 
 
 def _outcome_index(outcome: str) -> int:

@@ -164,6 +164,10 @@ class TippingPoint:
         return bool(np.isfinite(self.delta))
 
     def text(self) -> str:
+        if self.share_imputed_dex == 0:
+            return "nothing to tip: no matched DEX patient has an imputed value"
+        if self.delta == 0:
+            return "the CI contains 0 without any shift"
         if not self.within_scale:
             return (f"cannot tip within the scale (δ up to {self.delta_max:g} points; "
                     f"{100 * self.share_imputed_dex:.0f}% of matched DEX patients imputed)")

@@ -147,7 +147,7 @@ def verdict_medsens_check(max_relative_difference: float, tolerance: float = 0.0
     if max_relative_difference <= tolerance:
         return Verdict(Grade.SUPPORTED, float(max_relative_difference), measure,
                        f"the closed form agrees with medsens' iteration (largest difference "
-                       f"{100 * max_relative_difference:.2f}% of the ACME)")
+                       f"{100 * max_relative_difference:.2g}% of the ACME at ρ = 0)")
     return Verdict(Grade.NOT_SUPPORTED, float(max_relative_difference), measure,
-                   f"the closed form and medsens' iteration differ by up to {100 * max_relative_difference:.1f}% "
-                   "of the ACME")
+                   f"the closed form and medsens' iteration differ by up to {100 * max_relative_difference:.2g}% "
+                   "of the ACME at ρ = 0")
