@@ -228,7 +228,7 @@ def tipping_bias(estimate: float, se: float, bias_sd: float = 0.0, level: float 
     return float(estimate - direction(estimate) * z * np.sqrt(se**2 + bias_sd**2))
 
 
-def bias_analysis(estimate: float, se: float, bias_prior, *, n_draws: int = 20000, seed: int = SETTINGS.seed,
+def bias_analysis(estimate: float, se: float, bias_prior, *, n_draws: int = SETTINGS.n_bias_draws, seed: int = SETTINGS.seed,
                   label: str = "") -> BiasAnalysis:
     """Monte Carlo bias analysis: θ = E − B with E ~ Normal(estimate, se) (the sampling distribution, i.e. the
     posterior of the biased effect under a flat prior) and B from `bias_prior` (a frozen scipy distribution,

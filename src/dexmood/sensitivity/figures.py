@@ -23,7 +23,7 @@ def _interaction_text(block: pd.DataFrame) -> list[str]:
     lines = []
     for subgroup, rows in block.groupby("subgroup", sort=False):
         p = rows["p_interaction"].iloc[0]
-        lines.append(f"DEX × {subgroup}: p = {p:.2f}" if np.isfinite(p) else f"DEX × {subgroup}: not tested")
+        lines.append(f"{subgroup}: p = {p:.2f}" if np.isfinite(p) else f"{subgroup}: not tested")
     return lines
 
 
