@@ -56,27 +56,35 @@ def add_subgroups(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CR2Fit:
-    """WLS coefficients with the CR2 covariance and what the Bell–McCaffrey df need."""
+    """WLS coefficients with the CR2 covariance and what the Bell–McCaffrey df need (per cluster: its rows
+    of the √w-transformed design and A_g X_g (X'X)⁻¹; nothing of size n × n, so large cohorts fit)."""
 
     params: np.ndarray
     cov: np.ndarray
-    _residual_maker: np.ndarray
-    _clusters: np.ndarray
-    #: rows of cluster g: A_g X_g (X'X)⁻¹ on the √w-transformed scale
-    _adjusted: np.ndarray
+    bread: np.ndarray
+    _design_blocks: list
+    _adjusted_blocks: list
 
     def df(self, contrast) -> float:
-        """Bell–McCaffrey / Satterthwaite df of c'β: (Σλ)² / Σλ², λ the eigenvalues of U'U with
-        u_g = (I − H)[:, g] A_g X_g M c (working model: independent errors of equal variance)."""
+        """Bell–McCaffrey / Satterthwaite df of c'β under the working model of independent errors of equal
+        variance: (tr G)² / tr G², G = U'U with u_g = (I − H)[:, g] p_g and p_g = A_g X_g M c. Because I − H is
+        idempotent, G_gh = δ_gh p_g'p_g − q_g' M q_h with q_g = X_g' p_g, so the traces need only p × p
+        products: tr G = Σ d_g − Σ q_g'Mq_g and tr G² = Σ d_g² − 2 Σ d_g q_g'Mq_g + tr((M Q'Q)²)."""
         c = np.asarray(contrast, dtype=float)
-        weights_per_row = self._adjusted @ c  # A_g X_g M c stacked over clusters
-        codes = self._clusters
-        u = np.zeros((len(codes), codes.max() + 1))
-        for g in range(codes.max() + 1):
-            rows = codes == g
-            u[:, g] = self._residual_maker[:, rows] @ weights_per_row[rows]
-        gram = u.T @ u
-        return float(np.trace(gram) ** 2 / np.sum(gram * gram))
+        p_blocks = [adjusted @ c for adjusted in self._adjusted_blocks]
+        d = np.array([pg @ pg for pg in p_blocks])
+        q = np.array([xg.T @ pg for xg, pg in zip(self._design_blocks, p_blocks, strict=True)])
+        qmq = np.einsum("gi,ij,gj->g", q, self.bread, q)
+        mqq = self.bread @ (q.T @ q)
+        trace = d.sum() - qmq.sum()
+        trace_sq = np.sum(d**2) - 2 * np.sum(d * qmq) + np.trace(mqq @ mqq)
+        return float(trace**2 / trace_sq)
+
+
+def _inverse_root(block: np.ndarray) -> np.ndarray:
+    values, vectors = linalg.eigh(block)
+    scale = np.where(values > 1e-10, 1.0 / np.sqrt(np.clip(values, 1e-10, None)), 0.0)
+    return (vectors * scale) @ vectors.T
 
 
 def cr2_fit(y, design, weights=None, clusters=None) -> CR2Fit:
@@ -92,21 +100,18 @@ def cr2_fit(y, design, weights=None, clusters=None) -> CR2Fit:
     bread = np.linalg.pinv(xs.T @ xs)
     params = bread @ xs.T @ ys
     residual = ys - xs @ params
-    hat = xs @ bread @ xs.T
-    residual_maker = np.eye(len(y)) - hat
-    adjusted = np.zeros_like(xs)
+    order = np.argsort(codes, kind="stable")
+    splits = np.flatnonzero(np.diff(codes[order])) + 1
+    design_blocks, adjusted_blocks = [], []
     meat = np.zeros((x.shape[1], x.shape[1]))
-    for g in range(codes.max() + 1):
-        rows = codes == g
-        block = residual_maker[np.ix_(rows, rows)]
-        values, vectors = linalg.eigh(block)
-        inv_root = vectors @ np.diag(np.where(values > 1e-10, 1.0 / np.sqrt(np.clip(values, 1e-10, None)), 0.0)) \
-            @ vectors.T
-        adjusted[rows] = inv_root @ xs[rows] @ bread
-        score = xs[rows].T @ inv_root @ residual[rows]
+    for rows in np.split(order, splits):
+        xg = xs[rows]
+        inv_root = _inverse_root(np.eye(len(rows)) - xg @ bread @ xg.T)
+        design_blocks.append(xg)
+        adjusted_blocks.append(inv_root @ xg @ bread)
+        score = xg.T @ inv_root @ residual[rows]
         meat += np.outer(score, score)
-    cov = bread @ meat @ bread
-    return CR2Fit(params, cov, residual_maker, codes, adjusted)
+    return CR2Fit(params, bread @ meat @ bread, bread, design_blocks, adjusted_blocks)
 
 
 def wald_test(fit: CR2Fit, contrasts: np.ndarray) -> dict:
