@@ -118,8 +118,8 @@ def pair_differences(matched: pd.DataFrame, column: str, *, subclass: str = "sub
     data = data[data[column].notna()]
     sizes = data.groupby([subclass, "dex"]).size().unstack(fill_value=0)
     if (sizes.max() > 1).any():
-        raise AnalysisNotPossible("The Rosenbaum bounds need 1:1 matched pairs (each pair one DEX and one LA "
-                                  "patient); this match has larger matched sets.")
+        raise AnalysisNotPossible("The within-pair methods (Rosenbaum bounds, randomisation test) need 1:1 matched "
+                                  "pairs (each pair one DEX and one LA patient); this match has larger matched sets.")
     complete = sizes[(sizes.get(1, 0) == 1) & (sizes.get(0, 0) == 1)].index
     data = data[data[subclass].isin(complete)]
     wide = data.pivot(index=subclass, columns="dex", values=column).sort_index()
