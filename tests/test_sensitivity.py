@@ -19,11 +19,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
 from dexmood import cohort, effects, matching
 from dexmood import sensitivity as sens
+from dexmood.errors import AnalysisNotPossible
+from dexmood.settings import SETTINGS
+from dexmood.verdict import Grade
 
 # --------------------------------------------------------------------------------------------------
 # E-values
@@ -185,7 +189,7 @@ def test_pair_differences_drops_incomplete_pairs_and_refuses_one_to_many():
     np.testing.assert_allclose(sens.pair_differences(frame, "y_change"), [-3.0, -1.0, 0.5, -3.0])
     extra = pd.DataFrame([{"subclass": 1, "group": "LA", "dex": 0, "y_change": -1.0, "weights": 0.5,
                            "gad7_change": 0.0, "phq9_change": 0.0, "nrs_change": 0.0}])
-    with pytest.raises(ValueError, match="1:1 pairs"):
+    with pytest.raises(AnalysisNotPossible, match="1:1 matched pairs"):
         sens.pair_differences(pd.concat([frame, extra]), "y_change")
 
 
@@ -330,10 +334,10 @@ def test_gauss_hermite_rho_integrates_normal_moments():
     assert 0.0 in sens.gauss_hermite_rho(0.3, 3)[0]
 
 
-def test_bayesian_medsens_quadrature_agrees_with_continuous_prior():
+def test_monte_carlo_medsens_quadrature_agrees_with_continuous_prior():
     fits = fake_hook_fits()
     for outcome in ("gad7", "phq9"):
-        result = sens.bayesian_medsens(fits, outcome, 0.2, seed=4)
+        result = sens.monte_carlo_medsens(fits, outcome, 0.2, settings=SETTINGS.replace_(seed=4))
         assert result["quadrature_mean"] == pytest.approx(result["acme_mean"], abs=0.01)
         assert result["quadrature_sd"] == pytest.approx(result["acme_sd"], rel=0.05)
         check = sens.hook_check_table(fits, outcome)
@@ -364,34 +368,93 @@ def subgroup_frame(seed: int = 9) -> pd.DataFrame:
     return frame
 
 
-def test_subgroup_interaction_matches_statsmodels_formula():
+def test_subgroup_effects_match_cell_means_and_two_level_test_is_t_squared():
     frame = subgroup_frame()
     result = sens.subgroup_analysis(frame, "y", "comorbidity")
     data = sens.add_subgroups(frame)
-    fit = smf.wls("y ~ dex * C(comorbidity)", data, weights=data["weights"]).fit(
-        cov_type="cluster", cov_kwds={"groups": data["subclass"]})
-    term = "dex:C(comorbidity)[T.one only]"
-    assert result.p_interaction == pytest.approx(fit.pvalues[term], rel=1e-8)
-    assert result.chi2 == pytest.approx(fit.tvalues[term] ** 2, rel=1e-8)
-    assert result.df == 1
     table = result.table.set_index("level")
     for level in ("both", "one only"):
         part = data[data["comorbidity"] == level]
         diff = part.loc[part.dex == 1, "y"].mean() - part.loc[part.dex == 0, "y"].mean()
         assert table.loc[level, "att"] == pytest.approx(diff)
     assert table.loc["one only", "n"] == 40
+    # two levels: the F test of the interaction is the square of the t statistic of the difference, with the
+    # Bell–McCaffrey df of that difference
+    difference = table.loc["one only", "att"] - table.loc["both", "att"]
+    se = np.sqrt(table.loc["one only", "se"] ** 2 + table.loc["both", "se"] ** 2)  # disjoint pairs
+    assert result.statistic == pytest.approx((difference / se) ** 2, rel=1e-8)
+    assert result.df_numerator == 1
+    assert result.p_interaction == pytest.approx(2 * stats.t.sf(abs(difference / se), result.df_denominator))
 
 
-def test_subgroup_three_levels_joint_wald_test():
+def test_cr2_without_clusters_is_hc2_and_mean_has_n_minus_1_df():
+    rng = np.random.default_rng(3)
+    n = 30
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    y = x @ [1.0, 0.5, -1.0] + rng.normal(size=n) * (1 + x[:, 2])
+    fit = sens.cr2_fit(y, x)
+    reference = sm.OLS(y, x).fit(cov_type="HC2")
+    np.testing.assert_allclose(fit.cov, reference.cov_params(), rtol=1e-10)
+    # the mean of n values, each its own cluster: Bell–McCaffrey df = n − 1 (the t-test's)
+    mean_fit = sens.cr2_fit(y, np.ones((n, 1)))
+    assert mean_fit.df([1.0]) == pytest.approx(n - 1)
+    assert mean_fit.cov[0, 0] == pytest.approx(np.var(y, ddof=1) / n)
+
+
+def test_cr2_pair_clusters_give_paired_t_test():
+    """A DEX effect with pair clusters and intact pairs: CR2 SE and df are those of the paired t-test."""
+    frame = subgroup_frame(seed=4)
+    pairs = frame.pivot(index="subclass", columns="dex", values="y")
+    d = (pairs[1] - pairs[0]).to_numpy()
+    design = np.column_stack([np.ones(len(frame)), frame["dex"].to_numpy(float)])
+    fit = sens.cr2_fit(frame["y"].to_numpy(), design, clusters=frame["subclass"].to_numpy())
+    assert fit.params[1] == pytest.approx(d.mean())
+    assert np.sqrt(fit.cov[1, 1]) == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)), rel=1e-8)
+    assert fit.df([0.0, 1.0]) == pytest.approx(len(d) - 1, rel=1e-8)
+
+
+def test_subgroup_three_levels_joint_test_uses_cr2_wald():
     frame = subgroup_frame(seed=10)
-    result = sens.subgroup_analysis(frame, "y", "severity")
-    data = sens.add_subgroups(frame)
-    fit = smf.wls("y ~ dex * C(severity)", data, weights=data["weights"]).fit(
-        cov_type="cluster", cov_kwds={"groups": data["subclass"]})
-    names = [n for n in fit.params.index if n.startswith("dex:")]
-    joint = fit.wald_test(", ".join(f"{n} = 0" for n in names), use_f=False, scalar=True)
-    assert result.df == len(names) == 2
-    assert result.chi2 == pytest.approx(float(joint.statistic), rel=1e-8)
+    result = sens.subgroup_analysis(frame, "y", "severity", settings=SETTINGS.replace_(min_subgroup_arm=2))
+    estimated = result.table[result.table["status"] == "estimated"]
+    assert result.df_numerator == len(estimated) - 1 == 2
+    assert 0 < result.p_interaction < 1 and result.df_denominator > 1
+
+
+def small_cell_frame(n_small: int = 4, n_large: int = 40, seed: int = 1) -> pd.DataFrame:
+    """Matched pairs with both anxiety and depression, plus `n_small` DEX and `n_small` LA patients with only
+    one of them and no intact pair (each its own subclass), with a large apparent difference."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pair in range(n_large):
+        for dex in (1, 0):
+            rows.append({"subclass": f"p{pair}", "dex": dex, "group": "DEX" if dex else "LA", "weights": 1.0,
+                         "gad7_baseline": 12.0, "phq9_baseline": 12.0, "y": -2.0 * dex + rng.normal(0, 1)})
+    for i in range(2 * n_small):
+        dex = int(i < n_small)
+        rows.append({"subclass": f"s{i}", "dex": dex, "group": "DEX" if dex else "LA", "weights": 1.0,
+                     "gad7_baseline": 12.0, "phq9_baseline": 2.0, "y": 3.0 * dex + rng.normal(0, 0.3)})
+    frame = pd.DataFrame(rows)
+    for name in ("gad7_change", "phq9_change", "nrs_change"):
+        frame[name] = frame["y"]
+    return frame
+
+
+def test_subgroup_with_four_vs_four_reports_too_few_patients_and_no_test():
+    frame = small_cell_frame()
+    result = sens.subgroup_analysis(frame, "y", "comorbidity")
+    row = result.table.set_index("level").loc["one only"]
+    assert SETTINGS.min_subgroup_arm >= 10
+    assert row["status"] == "too few patients (4 DEX / 4 LA)"
+    assert np.isnan(row["p"]) and np.isnan(row["att"])
+    assert np.isnan(result.p_interaction)  # only one level left: no interaction test
+    table = sens.subgroup_table(frame, outcomes=("gad7",))
+    verdict = sens.subgroup_verdict(table, "gad7")
+    assert verdict.grade is Grade.NOT_ASSESSED and verdict.value is None
+    assert "too few patients (4 DEX / 4 LA)" in verdict.sentence and "p =" not in verdict.sentence
+    # with a minimum of 4 per arm the cell is tested, with a t reference of few df (not a normal one)
+    tested = sens.subgroup_analysis(frame, "y", "comorbidity", settings=SETTINGS.replace_(min_subgroup_arm=4))
+    assert np.isfinite(tested.p_interaction) and tested.df_denominator < 10
 
 
 def test_add_subgroups_labels():
@@ -456,10 +519,38 @@ def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(simulated):
     k = sens.IMPUTATION_ORDER.index("gad7")
     share = (imputations.missing[:, k] & rows & dex).sum() / (rows & dex).sum()
     assert share > 0
-    assert shifted["estimate"] - base["estimate"] == pytest.approx(2.0 * share)
+    # clipping to the scale can only take away from the shift
+    assert 0 < shifted["estimate"] - base["estimate"] <= 2.0 * share + 1e-12
     tipping = sens.delta_tipping_point(imputations, ids, "gad7", pairs)
-    at_tip = sens.multiple_imputation_att(imputations, ids, "gad7", delta=tipping, subclass_of=pairs)
-    assert at_tip["ci_high"] == pytest.approx(0.0, abs=1e-3)
+    assert tipping.share_imputed_dex == pytest.approx(share)
+    if tipping.within_scale:
+        at_tip = sens.multiple_imputation_att(imputations, ids, "gad7", delta=tipping.delta, subclass_of=pairs)
+        assert at_tip["ci_high"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_imputed_values_stay_inside_the_scale_and_tipping_can_fail_within_it(simulated):
+    sim, match = simulated
+    imputations = sens.impute_changes(sim.data, m=3, seed=5)
+    frame = imputations.frame
+    for delta in (0.0, 30.0):
+        completed = imputations.completed(0, {"gad7": delta})
+        one_month = completed["gad7_baseline"] + completed["gad7_change"]
+        assert one_month.between(0, 21).all()
+    # with a huge effect no δ inside the 0–21 range can tip it: "cannot tip within the scale"
+    strong = frame.copy()
+    strong.loc[strong["dex"] == 1, "gad7_change"] = strong.loc[strong["dex"] == 1, "gad7_baseline"].clip(upper=21) * -1
+    strong.loc[strong["dex"] == 0, "gad7_change"] = 0.0
+    strong.loc[imputations.missing[:, sens.IMPUTATION_ORDER.index("gad7")], "gad7_change"] = np.nan
+    strong_imputations = sens.impute_changes(strong, m=3, seed=5)
+    matched = effects.prepare(match.data)
+    ids = matched["patient_id"].astype(str)
+    pairs = pd.Series(matched["subclass"].to_numpy(), index=ids)
+    tipping = sens.delta_tipping_point(strong_imputations, ids, "gad7", pairs)
+    assert not tipping.within_scale and tipping.delta_max == 21
+    assert tipping.text().startswith("cannot tip within the scale")
+    assert f"{100 * tipping.share_imputed_dex:.0f}% of matched DEX patients imputed" in tipping.text()
+    verdict = sens.verdict_missing(-10.0, -8.0, tipping.delta, tipping.share_imputed_dex, sd=3.0, att=-9.0)
+    assert verdict.grade is Grade.SUPPORTED and "cannot tip within the scale" in verdict.sentence
 
 
 def test_multiple_imputation_recovers_complete_data_effect_under_mcar():
@@ -484,15 +575,15 @@ def test_multiple_imputation_recovers_complete_data_effect_under_mcar():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_permutation_test_matches_exact_enumeration():
+def test_randomisation_test_matches_exact_enumeration():
     d = np.array([-3.0, -1.0, -2.5, 0.5, -4.0, 1.0, -2.0, -0.5, -1.5, 2.0])
     exact_null = np.array([np.mean(np.array(signs) * d) for signs in itertools.product((-1, 1), repeat=len(d))])
     exact_p = np.mean(np.abs(exact_null) >= abs(d.mean()) - 1e-12)
-    result = sens.permutation_test(d, n_permutations=40000, seed=2)
+    result = sens.randomisation_test(d, n_permutations=40000, seed=2)
     assert result["p"] == pytest.approx(exact_p, abs=0.006)
     assert result["observed"] == pytest.approx(d.mean())
     assert abs(result["null"].mean()) < 0.02
-    again = sens.permutation_test(d, n_permutations=40000, seed=2)
+    again = sens.randomisation_test(d, n_permutations=40000, seed=2)
     np.testing.assert_array_equal(result["null"], again["null"])
 
 
@@ -507,22 +598,28 @@ def default_cohort():
     return sim, matching.default_match(sim)
 
 
-def test_specification_curve_main_row_equals_effects_module(default_cohort):
+def test_specification_curve_main_row_equals_effects_module_and_ato_is_apart(default_cohort):
     sim, match = default_cohort
-    curve = sens.specification_curve(sim.data, outcomes=("gad7",), n_boot=20)
+    curve = sens.specification_curve(sim.data, outcomes=("gad7",), main_match=match,
+                                     settings=SETTINGS.replace_(n_boot_specification=20))
     assert list(curve["specification"]) == [s.key for s in sens.SPECIFICATIONS]
     main = curve[curve["main"]].iloc[0]
     expected = effects.matched_difference(effects.prepare(match.data), "gad7_change")
     assert main["estimate"] == pytest.approx(expected.estimate)
     assert main["ci_high"] == pytest.approx(expected.ci_high)
     assert (curve["ci_low"] <= curve["estimate"]).all() and (curve["estimate"] <= curve["ci_high"]).all()
-    summary = sens.specification_summary(curve)
-    assert summary.loc[0, "specifications"] == len(sens.SPECIFICATIONS)
+    assert set(curve.loc[curve["estimand"] == "ATO", "specification"]) == {"overlap"}
+    assert "ATO" in curve.loc[curve["specification"] == "overlap", "label"].iloc[0]
+    summary = sens.specification_summary(curve).iloc[0]
+    att_rows = curve[curve["estimand"] == "ATT"]
+    assert summary["specifications"] == len(att_rows) == len(sens.SPECIFICATIONS) - 1
+    assert summary["min"] == pytest.approx(att_rows["estimate"].min())
+    assert summary["ato"] == pytest.approx(curve.loc[curve["estimand"] == "ATO", "estimate"].iloc[0])
 
 
 def test_results_section_shape_and_values(default_cohort):
     _, match = default_cohort
-    block = sens.results_section(match)["sensitivity"]
+    block = sens.results_section(match, None, SETTINGS)["sensitivity"]
     json.dumps(block)  # JSON-able
     assert set(block) == {"gad7", "phq9", "nrs"}
     for key, entry in block.items():
@@ -538,15 +635,80 @@ def test_results_section_shape_and_values(default_cohort):
 
 
 def test_verdicts_follow_thresholds():
-    assert sens.verdict_evalue(2.5).startswith("robust")
-    assert sens.verdict_evalue(1.5).startswith("moderately robust")
-    assert sens.verdict_evalue(1.0).startswith("fragile")
-    assert sens.verdict_gamma(1.0).startswith("fragile")
-    assert sens.verdict_gamma(np.inf).startswith("robust")
-    assert sens.verdict_rho(None).startswith("not applicable")
-    assert sens.verdict_rho(-0.35).startswith("robust")
-    assert sens.verdict_missing((-2.0, -1.0), 10.0, sd=3.0, att=-1.5).startswith("robust")
-    assert sens.verdict_missing((-2.0, -1.0), 2.0, sd=3.0, att=-1.5).startswith("moderately robust")
-    assert sens.verdict_missing((-2.0, 0.1), 0.0, sd=3.0, att=-1.5).startswith("fragile")
-    row = pd.Series({"specifications": 10, "same_sign": 10, "ci_excludes_0": 9})
-    assert sens.verdict_specification(row).startswith("direction robust")
+    assert sens.verdict_evalue(2.5).grade is Grade.SUPPORTED
+    assert sens.verdict_evalue(1.5).grade is Grade.INCONCLUSIVE
+    assert sens.verdict_evalue(1.0).grade is Grade.NOT_SUPPORTED
+    assert sens.verdict_evalue(float("nan")).grade is Grade.NOT_ASSESSED
+    assert sens.verdict_gamma(1.0).grade is Grade.NOT_SUPPORTED
+    assert sens.verdict_gamma(np.inf).grade is Grade.SUPPORTED
+    assert sens.verdict_rho(None).grade is Grade.NOT_ASSESSED
+    assert sens.verdict_rho(-0.35).grade is Grade.SUPPORTED and sens.verdict_rho(-0.35).value == -0.35
+    assert sens.verdict_missing(-2.0, -1.0, 10.0, 0.1, sd=3.0, att=-1.5).grade is Grade.SUPPORTED
+    assert sens.verdict_missing(-2.0, -1.0, 2.0, 0.1, sd=3.0, att=-1.5).grade is Grade.INCONCLUSIVE
+    assert sens.verdict_missing(-2.0, 0.1, 0.0, 0.1, sd=3.0, att=-1.5).grade is Grade.NOT_SUPPORTED
+    assert sens.verdict_specification(10, 10, 9).sentence.startswith("direction robust")
+    assert sens.verdict_specification(0, 0, 0).grade is Grade.NOT_ASSESSED
+    assert sens.verdict_subgroup(0.01, 1, 30.0).grade is Grade.SUPPORTED
+    assert sens.verdict_subgroup(0.01, 1, 30.0, ["one only: too few patients (4 DEX / 4 LA)"]).value is None
+
+
+def test_bias_verdict_agrees_with_the_interval_shown():
+    """The case of the review: P(benefit) = 0.97 but the 95% interval [−2.38, 0.02] includes 0 → not robust."""
+    verdict = sens.verdict_bias(-2.38, 0.02, estimate=-1.40, p_same_sign=0.97)
+    assert verdict.grade is Grade.NOT_SUPPORTED and "[-2.38, 0.02] includes 0" in verdict.sentence
+    verdict = sens.verdict_bias(-2.38, -0.02, estimate=-1.40, p_same_sign=0.98)
+    assert verdict.grade is Grade.SUPPORTED and verdict.value == -0.02
+    assert sens.verdict_bias(0.1, 2.0, estimate=1.0, p_same_sign=0.99).grade is Grade.SUPPORTED
+
+
+def test_dashboard_leaves_out_the_randomisation_test_and_labels_the_ato(default_cohort):
+    sim, match = default_cohort
+    results = sens.run_sensitivity(sim.data, match, settings=SETTINGS.replace_(
+        n_boot_specification=20, n_bias_draws=2000, n_permutations=500))
+    assert not results.reasons()
+    board = sens.dashboard(results)
+    assert not board["check"].str.contains("randomisation|placebo|permutation").any()
+    spec = board[board["check"].str.startswith("specification")]
+    assert spec["result"].str.contains("ATO (overlap weights, other estimand)", regex=False).all()
+    assert set(board["grade"]) <= set(Grade)
+    counts = sens.dashboard_counts(board)
+    assert counts["checks"] == int(board["robustness"].sum()) == 6 * 3
+    assert sum(counts["by_grade"].values()) == counts["checks"]
+    check = results.get("medsens_check")
+    assert (check["relative_difference"] < 0.01).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# medsens: the port of the iteration, the propagated band (issue 16, point 4)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_package_port_of_medsens_iteration_equals_the_line_by_line_port():
+    frame = mediation_frame(n=150, seed=11)
+    for rho in (-0.4, 0.3):
+        assert sens.medsens_iterative(frame, "y", rho, "m", ["x1", "x2"]) == pytest.approx(
+            medsens_sur_port(frame, rho), rel=1e-6)
+    check = sens.medsens_check(frame, "y", "m", ["x1", "x2"])
+    assert (check["relative_difference"] < 0.01).all()
+    assert sens.verdict_medsens_check(float(check["relative_difference"].max())).grade is Grade.SUPPORTED
+    assert sens.verdict_medsens_check(0.05).grade is Grade.NOT_SUPPORTED  # the check can fail
+
+
+def test_medsens_band_propagates_residual_sd_uncertainty():
+    """At ρ = 0 both bands coincide; away from 0 the propagated band is wider, and its SE matches a Monte
+    Carlo over the sampling distributions of (a, b, σ_M, σ_Y|M)."""
+    frame = mediation_frame(n=120, seed=3)
+    result = sens.medsens(frame, "y", "m", ["x1", "x2"], rho_grid=[0.0, 0.5])
+    zero, half = result.curve.iloc[0], result.curve.iloc[1]
+    assert zero["ci_low"] == pytest.approx(zero["conditional_low"])
+    assert half["ci_high"] - half["ci_low"] > half["conditional_high"] - half["conditional_low"]
+    fit = result.fit
+    rng = np.random.default_rng(0)
+    n = 200_000
+    a = rng.normal(fit.a, fit.a_se, n)
+    b = rng.normal(fit.b, fit.b_se, n)
+    sigma_m = fit.sigma_m * np.sqrt(rng.chisquare(fit.df_m, n) / fit.df_m)
+    sigma_y = fit.sigma_y * np.sqrt(rng.chisquare(fit.df_y, n) / fit.df_y)
+    acme = sens.acme_at_rho(a, b, sigma_m, sigma_y, 0.5)
+    assert sens.acme_se(fit, 0.5) == pytest.approx(acme.std(), rel=0.05)
+    assert sens.acme_se(fit, 0.5, propagate_sigma=False) < 0.97 * acme.std()

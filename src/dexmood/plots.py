@@ -12,10 +12,14 @@ GROUP_COLORS = {"DEX": "#0072B2", "LA": "#E69F00"}
 GROUP_ORDER = ["DEX", "LA"]
 PUBLISHED_COLOR = "#555555"
 TRUTH_COLOR = "#D55E00"
-#: Greys of reference lines and de-emphasised marks, and the before/after colours of balance plots.
-REFERENCE_LINE = "#333333"
+#: Reference lines (zero effect), annotation ink and neutral fills (histograms of a null distribution).
+REFERENCE_COLOR = "#999999"
+INK_COLOR = "#333333"
+NEUTRAL_COLOR = "#BBBBBB"
+#: One colour per outcome, the same in every figure.
+OUTCOME_COLORS = {"gad7": OKABE_ITO[0], "phq9": OKABE_ITO[5], "nrs": OKABE_ITO[2], "satisfaction": OKABE_ITO[3]}
+#: De-emphasised marks and light fills; the before/after colours of balance plots.
 MUTED = "#555555"
-ZERO_LINE = "#999999"
 LIGHT = "#DDDDDD"
 BEFORE_COLOR = "#999999"
 AFTER_COLOR = "#009E73"

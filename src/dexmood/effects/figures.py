@@ -29,7 +29,7 @@ def forest_plot(effects: pd.DataFrame, truth: dict | None = None, published: dic
         colours = [plots.OKABE_ITO[0] if s == "matched" else plots.OKABE_ITO[2] for s in block["sample"]]
         ax.hlines(ypos, block["ci_low"], block["ci_high"], color=colours, lw=2)
         ax.scatter(block["estimate"], ypos, color=colours, zorder=3, s=28)
-        ax.axvline(0, color=plots.ZERO_LINE, lw=0.8)
+        ax.axvline(0, color=plots.REFERENCE_COLOR, lw=0.8)
         if truth is not None:
             ax.axvline(truth["att"][key], color=plots.TRUTH_COLOR, ls="--", lw=1.4, label="true ATT")
         if key in implied:

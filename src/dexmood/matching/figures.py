@@ -32,7 +32,7 @@ def love_plot(balance: BalanceTable, ax=None, threshold: float | None = None):
     ax.scatter(before, y, facecolors="none", edgecolors=BEFORE_COLOR, s=40, lw=1.5, label="before matching",
                zorder=2)
     ax.scatter(after, y, color=AFTER_COLOR, s=40, label="after matching", zorder=3)
-    ax.axvline(threshold, color=plots.REFERENCE_LINE, ls="--", lw=1)
+    ax.axvline(threshold, color=plots.INK_COLOR, ls="--", lw=1)
     ax.set_yticks(y, rows["term"])
     ax.set_xlabel("absolute standardized mean difference (SD of DEX group)")
     ax.set_xlim(left=0)
@@ -56,7 +56,7 @@ def ps_histograms(match_result: MatchResult, scale: str = "probability", bins: i
                label="DEX", edgecolor="white", lw=0.4)
         ax.bar(edges[:-1], -down, width=np.diff(edges), align="edge", color=plots.GROUP_COLORS["LA"],
                label="LA", edgecolor="white", lw=0.4)
-        ax.axhline(0, color=plots.REFERENCE_LINE, lw=0.8)
+        ax.axhline(0, color=plots.INK_COLOR, lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("propensity score P(DEX)" if scale == "probability" else "logit propensity score")
     axes[0].set_ylabel("patients (LA below the line; weighted after matching)")

@@ -1,0 +1,61 @@
+"""The numbers notebook 05 glues come from the results (and a method that cannot run gives its reason)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dexmood import cohort, matching, paths
+from dexmood import sensitivity as sens
+from dexmood.sensitivity import report
+from dexmood.settings import SETTINGS
+
+FAST = SETTINGS.replace_(n_boot_specification=10, n_bias_draws=1000, n_permutations=200)
+
+
+@pytest.fixture(scope="module")
+def computed():
+    sim = cohort.simulate(seed=SETTINGS.seed)
+    match = matching.default_match(sim)
+    results = sens.run_sensitivity(sim.data, match, settings=FAST)
+    return results, sens.dashboard(results)
+
+
+def test_glue_values_follow_the_results(computed):
+    results, board = computed
+    values = report.glue_values(results, board, cohort.published())
+    table = results.get("confounding").set_index("outcome")
+    assert values["nb05_evalue_ci_gad7"] == f"{table.loc['gad7', 'evalue_ci']:.2f}"
+    assert values["nb05_min_arm"] == str(SETTINGS.min_subgroup_arm)
+    counts = sens.dashboard_counts(board)
+    assert int(values["nb05_n_checks"]) == counts["checks"]
+    assert sum(int(values[f"nb05_n_{g}"]) for g in ("robust", "moderate", "fragile", "not_assessed")) == \
+        counts["checks"]
+    missing = results.get("missing").set_index("outcome")
+    assert values["nb05_tipping_gad7"] == missing.loc["gad7", "tipping"]
+    assert all(isinstance(v, str) and v for v in values.values())
+    ran = {k: v for k, v in values.items() if not k.startswith("nb05_mc_")}  # Monte Carlo not run here
+    assert report.NOT_AVAILABLE not in ran.values()  # every other method ran on the simulated cohort
+    assert set(report.expected_keys()) <= set(values)
+
+
+def test_a_method_that_could_not_run_shows_its_reason(computed):
+    results, _ = computed
+    broken = sens.SensitivityResults(parts=dict(results.parts), settings=results.settings)
+    broken.parts["specification"] = sens.confounding.AnalysisNotPossible("no control within the caliper.")
+    assert "no control within the caliper" in report.show(broken, "specification").data
+    board = sens.dashboard(broken)
+    spec = board[board["check"].str.startswith("specification")]
+    assert (spec["grade"].astype(str) == "not assessed").all()
+    values = report.glue_values(broken, board)
+    assert values["nb05_spec_min_gad7"] == report.NOT_AVAILABLE  # the page still builds; the box says why
+    assert set(values) >= set(report.expected_keys())
+
+
+def test_every_glue_reference_of_notebook_05_is_an_expected_key():
+    notebook = json.loads((paths.NOTEBOOKS / "05_sensitivity.ipynb").read_text())
+    prose = " ".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    referenced = set(re.findall(r"\{glue:text\}`([^`]+)`", prose))
+    assert referenced and referenced <= set(report.expected_keys())
