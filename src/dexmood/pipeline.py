@@ -91,10 +91,7 @@ def fit_mediation(match_result: matching.MatchResult, settings: Settings = SETTI
 def sensitivity_section(match_result: matching.MatchResult, cohort: cohort_mod.Cohort,
                         settings: Settings = SETTINGS) -> dict:
     """Stage 5: the robustness numbers of results.json."""
-    try:
-        return sensitivity.results_section(match_result, cohort, settings=settings)
-    except TypeError:  # an older signature without settings
-        return sensitivity.results_section(match_result, cohort)
+    return sensitivity.results_section(match_result, cohort, settings=settings)
 
 
 @dataclass
@@ -156,6 +153,7 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path | None = None, settings: Se
         progress("mediation: done")
     sens = _run_optional(notes, "sensitivity", lambda: sensitivity_section(match_result, cohort, settings))
     if sens is not None:
+        notes += [f"sensitivity: {sentence}" for sentence in sens["sensitivity"].pop("not_possible", [])]
         results.update(sens)
     progress("sensitivity: done")
     results["notes"] = notes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from myst_nb import glue
 
-from dexmood import book
+from dexmood import book, published_summary
 from dexmood import cohort as cohort_mod
 from dexmood.settings import OUTCOME_NAMES
 
@@ -81,8 +81,7 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
         if sens.get("medsens_rho") is not None:
             parts.append(f"mediation ρ {sens['medsens_rho']:.2f}")
         rows.append({"finding": f"robustness to unmeasured confounding, {OUTCOME_NAMES[outcome]}",
-                     "published": ("not analysed (the paper's sensitivity analysis was a subgroup check: "
-                                   "patients with both anxiety and depression)"),
+                     "published": published["sensitivity_label"],
                      OURS: "; ".join(parts), "truth (simulation)": ""})
     table = pd.DataFrame(rows).rename(columns={OURS: ours_header(cohort)})
     if truth is None:
@@ -93,6 +92,9 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
 def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Cohort) -> None:
     """Glue the table and its key numbers for the landing page (`nb09_*`)."""
     glue("nb09_key_findings", findings.style.hide(axis="index").set_uuid("key-findings"), display=False)
+    published_numbers = pd.DataFrame(published_summary.landing_rows())
+    glue("nb09_published_numbers", published_numbers.style.hide(axis="index").set_uuid("published-numbers"),
+         display=False)
     book.glue_value("nb09_data_source", "simulated (synthetic cohort calibrated to the published study)"
                     if cohort.simulated else f"the user-supplied file {cohort.source}")
     for outcome, entry in results.get("effects", {}).items():
@@ -119,7 +121,8 @@ def headline_sentence(results: dict) -> str:
     how = {"matched_difference": "the matched difference in means",
            "matched_regression": "the covariate-adjusted matched estimate"}.get(primary.get("estimator"), "")
     pairs = results.get("matching", {}).get("pairs")
-    return (f"In the matched sample ({pairs} DEX patients matched), DEX changed " + ", ".join(parts)
+    which = "simulated matched sample" if results.get("data", {}).get("simulated") else "matched sample"
+    return (f"In the {which} ({pairs} DEX patients matched), DEX changed " + ", ".join(parts)
             + f" relative to LA ({how}; negative = more improvement with DEX).")
 
 

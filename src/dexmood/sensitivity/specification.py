@@ -113,9 +113,10 @@ def specification_curve(frame: pd.DataFrame, outcomes=OUTCOMES, specifications=S
             mkey = spec.matching_key(settings)
             if mkey not in matches:
                 try:
-                    matches[mkey] = matching.match_nearest(frame, covariates, ratio=spec.ratio, replace=spec.replace,
-                                                           caliper_sd=spec.caliper(settings),
-                                                           exact=list(spec.exact) or None)
+                    # the main specification's propensity terms (log of skewed covariates), other options
+                    matches[mkey] = matching.match_with_settings(
+                        frame, settings, covariates=covariates, ratio=spec.ratio, replace=spec.replace,
+                        caliper_sd=spec.caliper(settings), exact=list(spec.exact) or None)
                 except DexmoodError as error:
                     matches[mkey] = error
             match_result = matches[mkey]
