@@ -200,9 +200,11 @@ def test_null_design_has_zero_truth():
 def test_confounding_drives_assignment():
     from sklearn.metrics import roc_auc_score
 
+    from dexmood.cohort import simulation
+
     def auc(strength):
         data = C.simulate(C.with_design(confounding=strength, n_dex=2000, n_la=3500), seed=5).data
-        score = C._linear(C._centred(data), C.ASSIGNMENT_COEFS)
+        score = simulation._linear(simulation._centred(data), C.ASSIGNMENT_COEFS)
         return roc_auc_score(data["group"] == "DEX", score)
 
     assert auc(0.0) < 0.55 < auc(1.0) < auc(2.0)
