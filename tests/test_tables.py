@@ -28,7 +28,7 @@ def test_default_index_is_dropped_and_a_named_index_kept():
 
 def test_decimals_are_consistent_and_integers_stay_integers():
     headers, rows = tables.prepare(_frame(), decimals={"estimate": 3})
-    assert [r[0] for r in rows] == ["0.000", "0.615", "1.235"]  # no "-0.000"
+    assert [r[0] for r in rows] == ["0.000", "0.617", "1.235"]  # no "-0.000"
     assert [r[1] for r in rows] == ["0", "1", "2"]
     _, rows = tables.prepare(pd.DataFrame({"x": [1.0, np.nan, 2.5]}))
     assert [r[0] for r in rows] == ["1.00", tables.MISSING, "2.50"]
