@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,13 @@ def chromium_path() -> str:
         return found
     pytest.skip("Chromium is not installed and could not be installed (`make browser-setup` needs apt-get); "
                 "browser checks skipped")
+
+
+def load_tool(name: str):
+    """Import `tools/<name>.py` (the tools are scripts, not a package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, paths.PROJECT_ROOT / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
