@@ -14,6 +14,9 @@ from dexmood import paths
 HTML = paths.PROJECT_ROOT / "_build" / "html"
 SCREENSHOTS = paths.PROJECT_ROOT / "_build" / "screenshots"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 1600}, "phone": {"width": 390, "height": 844}}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def content_pages() -> list[Path]:
@@ -42,10 +45,36 @@ def chromium_path() -> str:
                 "browser checks skipped")
 
 
-def load_tool(name: str):
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium (Debian's, never a downloaded one) for every browser check."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, page_path: Path, viewport_name: str = "desktop"):
+    """(context, page) with `page_path` loaded and MathJax finished; the caller closes the context."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport_name])
+    page = context.new_page()
+    page.goto(page_path.as_uri(), wait_until="load")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise !== undefined")
+    page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    return context, page
+
+
+def load_ext(name: str):
+    """Import `_ext/<name>.py` (the book's local Sphinx extensions)."""
+    return load_tool(name, folder="_ext")
+
+
+def load_tool(name: str, folder: str = "tools"):
     """Import `tools/<name>.py` (the tools are scripts, not a package)."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, paths.PROJECT_ROOT / "tools" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, paths.PROJECT_ROOT / folder / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

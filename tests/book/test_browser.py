@@ -7,20 +7,7 @@ page and viewport under `_build/screenshots/`.
 from __future__ import annotations
 
 import pytest
-from conftest import HTML, SCREENSHOTS, content_pages
-
-VIEWPORTS = {"desktop": {"width": 1280, "height": 1600}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+from conftest import HTML, SCREENSHOTS, VIEWPORTS, content_pages
 
 
 def _visit(browser, page_path, viewport_name):
