@@ -85,3 +85,28 @@ def test_every_notebook_follows_the_reader_view_rule():
                for line in reader_view.apply(notebook, write=False)]
     assert not pending, ("notebooks are not tagged for the reader view; run `.venv/bin/python "
                          "tools/reader_view.py` and commit:\n" + "\n".join(pending))
+
+
+figure_alt = load_tool("figure_alt")
+
+
+def test_figure_alt_texts_cover_every_figure_and_only_touch_metadata(tmp_path):
+    import yaml
+
+    texts = yaml.safe_load(figure_alt.ALT_TEXTS.read_text())
+    assert all(len(t.split()) >= 8 for t in texts.values()), "an alt text should describe the figure"
+    for notebook in sorted(paths.NOTEBOOKS.glob("*.ipynb")):
+        copy = tmp_path / notebook.name
+        shutil.copy(notebook, copy)
+        changed, missing = figure_alt.apply(copy, texts)
+        assert not missing, f"{notebook.name}: figures without alt text in tools/figure_alt.yml: {missing}"
+        assert figure_alt.apply(copy, texts) == ([], [])
+        after, before = json.loads(copy.read_text()), json.loads(notebook.read_text())
+        for cell_after, cell_before in zip(after["cells"], before["cells"], strict=True):
+            assert cell_after["source"] == cell_before["source"]
+            assert cell_after.get("outputs") == cell_before.get("outputs")
+
+
+def test_every_figure_has_its_alt_text_in_the_notebook():
+    """FAILS UNTIL THE LEAD RUNS `.venv/bin/python tools/figure_alt.py` (only cell metadata change)."""
+    assert figure_alt.main(["--check"]) == 0, "run `.venv/bin/python tools/figure_alt.py` and commit"
