@@ -13,7 +13,7 @@ and the text can refer to it with ``{numref}`tbl-<name>` `` (or ``{ref}`tbl-<nam
 * **Long tables** (at least `LONG_TABLE_ROWS` rows) get the class `dexmood-long-table`: the book shows them in a
   box of fixed height that scrolls (caption and header stay visible; `_static/book.css`), printed in full.
 
-Pattern for a notebook cell (the lead applies it; `show` returns the `Table`, whose `ref` is the label)::
+Pattern for a notebook cell (the lead applies it; the label is ``tbl-<name>``)::
 
     tables.show(balance.display()[columns], "nb02-balance",
                 "Covariate balance before and after matching (SMD: standardised mean difference).",
@@ -150,17 +150,17 @@ def table(frame: pd.DataFrame, name: str, caption: str, *, decimals: int | Mappi
                  rows=tuple(tuple(r) for r in rows), long=len(rows) >= long_rows)
 
 
-def show(frame: pd.DataFrame, name: str, caption: str, **options) -> Table:
-    """Display `frame` as a numbered, captioned table labelled ``tbl-<name>`` and return it.
+def show(frame: pd.DataFrame, name: str, caption: str, **options) -> None:
+    """Display `frame` as a numbered, captioned table labelled ``tbl-<name>``.
 
     Options as in `table`: `decimals` (int or {column: int}), `units` ({column: unit}), `index` (None = keep
-    only a meaningful index), `long_rows` (collapse threshold).
+    only a meaningful index), `long_rows` (collapse threshold). Returns None, so that a cell ending with
+    `tables.show(...)` shows the table once (a returned object would be displayed a second time, and Sphinx
+    would see its label twice); `table(...)` builds the same `Table` without showing it.
     """
     from IPython.display import display
 
-    built = table(frame, name, caption, **options)
-    display(built)
-    return built
+    display(table(frame, name, caption, **options))
 
 
 def _escape(text: str) -> str:
