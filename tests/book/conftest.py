@@ -60,7 +60,10 @@ def open_page(browser, page_path: Path, viewport_name: str = "desktop"):
     context = browser.new_context(viewport=VIEWPORTS[viewport_name])
     page = context.new_page()
     page.goto(page_path.as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
+    try:  # on a busy 2-core machine "networkidle" can take long; "load" has fired, so wait for images instead
+        page.wait_for_load_state("networkidle", timeout=20_000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise !== undefined")
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
     return context, page
