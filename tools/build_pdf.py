@@ -29,10 +29,16 @@ PRINT_CSS = """
 .toggle-button, button.toggle-button, .headerlink, .copybtn, #pst-back-to-top, .search-button-field,
 .skip-link, .bd-footer-article, .bd-footer-content { display: none !important; }
 .bd-main .bd-content .bd-article-container { max-width: 100% !important; }
-.toggle-hidden, details.hide > summary ~ * { display: block !important; visibility: visible !important; }
-table.dexmood-long-table { display: table !important; max-height: none !important; overflow: visible !important; }
-figure, table, img, .math { break-inside: avoid; }
-section > h1 { break-before: page; }
+/* As on the web page: collapsed code stays out of the reader's way (not even its "Show code" line). */
+.tag_hide-input > details, .tag_hide-input .cell_input, details.hide.above-input { display: none !important; }
+/* Nothing is cut at the right margin: outputs do not scroll on paper, long code lines wrap, tables shrink. */
+.cell_output, .output, div.highlight, .table-wrapper, .bd-article table { overflow: visible !important; }
+pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+.bd-article table { display: table !important; max-width: 100% !important; font-size: 8pt; }
+.bd-article table td, .bd-article table th { overflow-wrap: anywhere; padding: 0.15em 0.35em !important; }
+table.dexmood-long-table { max-height: none !important; }
+figure, img, .math { break-inside: avoid; }
+h1, h2, h3, caption { break-after: avoid; }
 """
 
 
@@ -77,9 +83,14 @@ def print_pdf(html: Path, out: Path, timeout_ms: int = 180_000) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "singlehtml" / "index.html")
+    parser.add_argument("--html", type=Path, default=None, help="default: the book's root page in _build/singlehtml")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "book.pdf")
     args = parser.parse_args(argv)
+    if args.html is None:  # index.html only redirects to the root page, which holds the whole book
+        import yaml
+
+        root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+        args.html = ROOT / "_build" / "singlehtml" / f"{root}.html"
     if not args.html.exists():
         sys.exit(f"error: {args.html} not found; build it with `jupyter-book build . --builder singlehtml`")
     pages = print_pdf(args.html, args.out)

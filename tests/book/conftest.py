@@ -60,13 +60,19 @@ def open_page(browser, page_path: Path, viewport_name: str = "desktop"):
     context = browser.new_context(viewport=VIEWPORTS[viewport_name])
     page = context.new_page()
     page.goto(page_path.as_uri(), wait_until="load")
-    try:  # on a busy 2-core machine "networkidle" can take long; "load" has fired, so wait for images instead
+    settle(page)
+    return context, page
+
+
+def settle(page) -> None:
+    """Wait until a loaded page has its images and typeset math (robust on a busy 2-core machine)."""
+    try:  # "networkidle" can take long when the machine is busy; "load" has fired, so wait for images instead
         page.wait_for_load_state("networkidle", timeout=20_000)
     except Exception:  # noqa: BLE001 - playwright's TimeoutError
         page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+    # MathJax typesets asynchronously; wait until it says it is done (pages without math resolve at once).
     page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise !== undefined")
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-    return context, page
 
 
 def load_ext(name: str):
