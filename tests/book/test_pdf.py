@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import pytest
 
@@ -18,7 +19,7 @@ SITE_COPY = paths.PROJECT_ROOT / "_build" / "html" / "book.pdf"
 
 def _squash(text: str) -> str:
     """Lower-case letters and digits only: robust to line breaks, hyphenation and ligatures in PDF text."""
-    return re.sub(r"[^a-z0-9]", "", text.lower().replace("ﬁ", "fi").replace("ﬂ", "fl"))
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())  # NFKC: "ﬀ" -> "ff"
 
 
 def chapter_titles() -> list[str]:
