@@ -12,6 +12,7 @@
       svg.setAttribute("aria-hidden", "true");
       svg.removeAttribute("role");
       svg.removeAttribute("aria-labelledby");
+      svg.querySelectorAll("title").forEach((title) => title.remove());
     });
     document.querySelectorAll("[aria-label]").forEach((el) => {
       const visible = squash(el.innerText);
