@@ -12,7 +12,7 @@ export DEXMOOD_COHORT := $(COHORT_ABS)
 export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/$(VENV)/pytensor-cache
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval lint bench browser-setup clean FORCE
+.PHONY: setup book test unit nbval lint bench browser-setup clean pdf lock FORCE
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
@@ -55,6 +55,26 @@ browser-setup:
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
 	  echo "warning: Chromium could not be installed; the browser checks will be skipped"
+	@test -f tools/node_modules/axe-core/axe.min.js || npm ci --prefix tools --silent --no-audit --no-fund || \
+	  echo "warning: axe-core (npm) could not be installed; the accessibility check will be skipped"
+
+# The whole book as one PDF (not part of `make book`): the single-page HTML build printed by headless Chromium.
+pdf: $(STAMP) _build/.cohort-source browser-setup
+	$(BIN)/python _ext/execute_parallel.py
+	$(BIN)/jupyter-book build . --builder singlehtml $(JB_FLAGS)
+	$(BIN)/python tools/build_pdf.py
+	$(BIN)/pytest -q tests/book/test_pdf.py
+
+# Regenerate requirements.lock (exact pins with sha256 hashes, from requirements.in; existing pins are kept
+# unless requirements.in asks otherwise) and environment.yml from it. Needs the package index.
+LOCK_ENV := _build/lock-env
+lock:
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(LOCK_ENV)
+	$(LOCK_ENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_ENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.lock requirements.in
+	$(PYTHON) tools/environment_yml.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -7,20 +7,7 @@ page and viewport under `_build/screenshots/`.
 from __future__ import annotations
 
 import pytest
-from conftest import HTML, SCREENSHOTS, content_pages
-
-VIEWPORTS = {"desktop": {"width": 1280, "height": 1600}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+from conftest import HTML, SCREENSHOTS, VIEWPORTS, content_pages, settle
 
 
 def _visit(browser, page_path, viewport_name):
@@ -30,10 +17,7 @@ def _visit(browser, page_path, viewport_name):
     page.on("pageerror", lambda exc: errors.append(f"JavaScript error: {exc}"))
     page.on("console", lambda msg: errors.append(f"console error: {msg.text}") if msg.type == "error" else None)
     page.goto(page_path.as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
-    # MathJax typesets asynchronously; wait until it says it is done (pages without math resolve at once).
-    page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise !== undefined")
-    page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    settle(page)
     broken_images = page.evaluate(
         "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     unrendered_math = page.evaluate(

@@ -32,7 +32,11 @@ def _parse(page):
     return refs
 
 
+BOOK_PDF = "book.pdf"  # written by `make pdf` (tools/build_pdf.py); checked by test_pdf.py when built
+
+
 def test_every_internal_link_and_image_resolves(built_book):
+    pdf_built = (HTML / BOOK_PDF).exists()
     broken = []
     parsed = {page: _parse(page) for page in content_pages()}
     for page, refs in parsed.items():
@@ -41,6 +45,8 @@ def test_every_internal_link_and_image_resolves(built_book):
             if url.scheme or target.startswith(("mailto:", "javascript:")):
                 continue
             path = (page.parent / unquote(url.path)).resolve() if url.path else page
+            if path == (HTML / BOOK_PDF).resolve() and not pdf_built:
+                continue
             if not path.exists():
                 broken.append(f"{page.relative_to(HTML)} -> {target}")
                 continue
@@ -71,3 +77,48 @@ def test_math_is_served_offline(built_book):
         assert "cdn.jsdelivr.net/npm/mathjax" not in text, page
         if "tex-chtml.js" in text:
             assert "_static/mathjax/tex-chtml.js" in text, page
+
+
+def _configured_repository_url() -> str:
+    import yaml
+
+    from dexmood import paths
+
+    config = yaml.safe_load((paths.PROJECT_ROOT / "_config.yml").read_text())
+    return (config.get("repository") or {}).get("url") or ""
+
+
+def test_repository_and_launch_buttons_follow_the_one_url(built_book):
+    """While repository.url is unset no page links to a repository or Binder; once set, every page does."""
+    url = _configured_repository_url()
+    buttons = re.compile(r'<a href="([^"]*)"[^>]*class="[^"]*(btn-source-repository-button|btn-launch|'
+                         r'btn-source-issues-button|btn-source-edit-button)')
+    for page in _book_pages():
+        found = buttons.findall(page.read_text(encoding="utf-8"))
+        if not url:
+            assert not found, f"{page.relative_to(HTML)} has repository/launch buttons {found} while no URL is set"
+        else:
+            assert any(href.startswith(url) for href, _ in found), f"{page.relative_to(HTML)}: no repository button"
+
+
+def _book_pages():
+    """Content pages except the landing redirect (index.html refreshes to the first page)."""
+    return [p for p in content_pages() if 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")]
+
+
+def test_every_page_offers_the_whole_book_pdf(built_book):
+    for page in _book_pages():
+        refs = _parse(page)
+        assert any(h.endswith(BOOK_PDF) for h in refs.links), f"{page.relative_to(HTML)}: no book.pdf download"
+
+
+def test_placeholder_urls_hide_the_buttons():
+    from conftest import load_ext
+
+    publication = load_ext("publication")
+    assert publication.repository_url({"repository_url": ""}) == ""
+    assert publication.repository_url({"repository_url": "https://example.com/x/y"}) == ""
+    assert publication.repository_url({"repository_url": "https://github.com/org/book"}) == "https://github.com/org/book"
+    hidden, shown = publication.buttons_for(""), publication.buttons_for("https://github.com/org/book")
+    assert not hidden["use_repository_button"] and not hidden["launch_buttons"]["binderhub_url"]
+    assert shown["use_repository_button"] and shown["launch_buttons"]["binderhub_url"]
