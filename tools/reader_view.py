@@ -49,7 +49,7 @@ SETUP_CALLS = {"book.setup_notebook", "setup_notebook", "plots.set_theme", "set_
                "az.style.use", "plt.style.use", "mpl.rcParams.update", "plt.rcParams.update",
                "matplotlib.rcParams.update", "logging.getLogger", "logging.basicConfig"}
 SETUP_PREFIXES = ("warnings.",)
-GLUE_CALLS = {"book.glue_value", "glue_value", "glue", "myst_nb.glue", "book.glue"}
+GLUE_CALLS = {"book.glue_value", "glue_value", "glue", "myst_nb.glue", "book.glue", "book.glue_all", "glue_all"}
 SEED_CALLS = {"np.random.default_rng", "numpy.random.default_rng", "np.random.seed", "random.seed"}
 
 
