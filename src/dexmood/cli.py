@@ -13,6 +13,7 @@ from pathlib import Path
 from dexmood import cohort as cohort_mod
 from dexmood import effects, matching, mediation, sensitivity
 from dexmood.errors import DexmoodError
+from dexmood.validation.cli import add_study_command
 
 
 def _cmd_validate(args) -> int:
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=cohort_mod.DEFAULT_SEED, help="simulation seed without --cohort")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_analyze)
+    add_study_command(sub)
     return parser
 
 
