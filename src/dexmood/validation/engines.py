@@ -86,9 +86,10 @@ def dask_client(workers: int = 2, address: str | None = None) -> Iterator:
             cluster.close()
 
 
-def check_workers(client) -> None:
-    """Raise `EngineError` unless every worker has the client's code and package versions."""
-    expected = worker_code_key()
+def check_workers(client, expected: str | None = None) -> None:
+    """Raise `EngineError` unless every worker has the client's code and package versions (`expected`:
+    the key to compare with, by default this process's)."""
+    expected = expected or worker_code_key()
     found = client.run(worker_code_key)
     different = sorted(worker for worker, key in found.items() if key != expected)
     if different:
