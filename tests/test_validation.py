@@ -360,6 +360,7 @@ def test_low_coverage_with_few_replicates_is_no_longer_trustworthy():
     assert _grades(with_coverage(50, 0.82))["mediation_bayes", "att"].grade is not Grade.SUPPORTED
     assert _grades(with_coverage(2000, 0.82))["mediation_bayes", "att"].grade is Grade.NOT_SUPPORTED
     assert measures.replicates_for_coverage_mcse(0.01) == 475
+    assert _grades(with_coverage(20, 1.0))["mediation_bayes", "att"].grade is Grade.INCONCLUSIVE  # MCSE 0 ≠ precise
 
 
 def test_bias_precision_rule():
@@ -433,3 +434,29 @@ def test_scenarios_describe_their_effects():
     assert table.loc["null", ["DEX → ΔNRS", "direct → ΔGAD-7", "direct → ΔPHQ-9"]].eq(0).all()
     assert table.loc["published_n5000", "n"] == 5000
     assert v.published_mediation_range() == (0.18, 0.32)
+
+
+# --------------------------------------------------------------------------------------------------
+# The page's numbers and summary (notebook 08) agree with the verdicts
+# --------------------------------------------------------------------------------------------------
+
+def test_page_summary_agrees_with_the_verdicts(tmp_path, monkeypatch):
+    from dexmood.validation import page
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(page.book, "glue_value", lambda name, value, fmt="{:.2f}": str(value))
+    replicates = {key: 3 for key in ("published", "published_conf2", "null", "no_pain_to_mood", "published_n1000",
+                                     "published_n5000")}
+    result = v.run_study(replicates, seed=SEED, n_jobs=1, bootstrap={"published_conf2": 3}, bayes_scenario=None)
+    summary = v.summarise(result.replicates)
+    numbers = page.page_numbers(result, summary)
+    page.glue_page(numbers)
+    judged = v.verdicts(summary)
+    assert not any(verdict.grade is Grade.SUPPORTED for verdict in judged.values())  # 3 replicates prove nothing
+    assert numbers["nb08_trustworthy"] == "none"
+    assert numbers["nb08_not_trustworthy"] == v.names_with_grade(judged, Grade.NOT_SUPPORTED)
+    assert numbers["nb08_bayes_family"] == "Bayesian model: not assessed."
+    text = page.summary_markdown(numbers)
+    assert judged[v.MAIN_ESTIMATOR, "att"].sentence in text
+    assert "unbiased" not in text and "Trustworthy at 290 patients: none" in text
+    assert numbers["nb08_boot_scenarios"] == "published_conf2" and numbers["nb08_n_boot_reps"] == "3"

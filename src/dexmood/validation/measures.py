@@ -5,7 +5,8 @@ The verdict rule (stated in notebook 08): per estimator × estimand, over every 
 * **not supported** (not trustworthy) if in some cell coverage is significantly below 92.5% (coverage +
   1.96 MCSE < 0.925; Bradley's liberal criterion, 1978) or the bias is significantly above a tenth of the
   empirical SE (|bias| − 1.96 MCSE > 0.1 · empirical SE) — a failure shown by the numbers;
-* else **inconclusive** if in some cell the Monte-Carlo error is too large to tell: coverage MCSE > 0.01, or
+* else **inconclusive** if in some cell the Monte-Carlo error is too large to tell: coverage MCSE > 0.01
+  (the MCSE at the nominal 95% is its floor, so a coverage of 1.0 in a few replicates is not "precise"), or
   bias MCSE > half the bias threshold (then the 95% Monte-Carlo interval of the bias is wider than ± the
   threshold) — more replicates are needed;
 * else **supported** (trustworthy).
@@ -106,7 +107,9 @@ def cell_checks(cells: pd.DataFrame, min_coverage: float = MIN_COVERAGE,
     return CellChecks(
         coverage_fails=(cells["coverage"] + 1.96 * cells["coverage_mcse"] < min_coverage).to_numpy(),
         bias_fails=(cells["bias"].abs() - 1.96 * cells["bias_mcse"] > threshold).to_numpy(),
-        coverage_imprecise=~(cells["coverage_mcse"] <= MAX_COVERAGE_MCSE).to_numpy(),
+        # the MCSE at the nominal 95% as a floor: an observed coverage of 0 or 1 has a binomial MCSE of 0
+        coverage_imprecise=~(np.maximum(cells["coverage_mcse"], np.sqrt(0.95 * 0.05 / cells["n_reps"]))
+                             <= MAX_COVERAGE_MCSE).to_numpy(),
         bias_imprecise=~(cells["bias_mcse"] <= MAX_BIAS_MCSE_SHARE * threshold).to_numpy())
 
 

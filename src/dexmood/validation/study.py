@@ -36,7 +36,7 @@ DEFAULT_REPLICATES = {"published": 1000, "published_conf0": 1000, "published_con
                       "null_conf2": 1000, "no_pain_to_mood": 1000, "no_pain_effect": 1000,
                       "published_n1000": 500, "published_n5000": 100}
 #: Replicates with notebook 03's percentile-bootstrap AIPW interval (`SETTINGS.n_boot` draws each; costly).
-DEFAULT_BOOTSTRAP_REPLICATES = {"published": 500, "published_conf2": 500}
+DEFAULT_BOOTSTRAP_REPLICATES = {"published": 300, "published_conf2": 300}
 #: Bayesian replicates of the published scenario (~2 s each here; too few for a conclusive coverage verdict,
 #: see `measures.replicates_for_coverage_mcse`: run more on a cluster with the ``study`` command).
 DEFAULT_BAYES_REPLICATES = 100
