@@ -5,13 +5,14 @@ study file, the summaries and the verdict rule (inconclusive when the Monte-Carl
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from dexmood import cache, cohort
+from dexmood import cache, cohort, paths
 from dexmood import validation as v
 from dexmood.settings import SETTINGS
 from dexmood.validation import kernels, measures, runner, study
@@ -460,3 +461,8 @@ def test_page_summary_agrees_with_the_verdicts(tmp_path, monkeypatch):
     assert judged[v.MAIN_ESTIMATOR, "att"].sentence in text
     assert "unbiased" not in text and "Trustworthy at 290 patients: none" in text
     assert numbers["nb08_boot_scenarios"] == "published_conf2" and numbers["nb08_n_boot_reps"] == "3"
+    # every number the page's prose cites is produced here
+    notebook = json.loads((paths.NOTEBOOKS / "08_validation.ipynb").read_text())
+    cited = {name for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+             for name in re.findall(r"\{glue:text\}`([^`]+)`", "".join(cell["source"]))}
+    assert cited and cited <= set(numbers), sorted(cited - set(numbers))

@@ -117,8 +117,8 @@ def page_numbers(study, summary: pd.DataFrame) -> dict[str, str]:
         out[f"nb08_pm_truth_{o}"] = f"{m('published', 'mediation_delta', o, 'proportion_mediated', 'mean_truth'):.0%}"
         out[f"nb08_pm_rmse_{o}"] = f"{m('published', 'mediation_delta', o, 'proportion_mediated', 'rmse'):.2f}"
         out[f"nb08_pm_width_{o}"] = f"{m('published', 'mediation_delta', o, 'proportion_mediated', 'mean_ci_width'):.2f}"
-        if n_bayes:
-            out[f"nb08_acme_bayes_cov_{o}"] = f"{m('published', 'mediation_bayes', o, 'acme_treated', 'coverage'):.2f}"
+        out[f"nb08_acme_bayes_cov_{o}"] = (f"{m('published', 'mediation_bayes', o, 'acme_treated', 'coverage'):.2f}"
+                                           if n_bayes else "–")
     out["nb08_acme_band_word"] = _inside([m("published", "mediation_delta", o, "acme_treated", "coverage")
                                           for o in MEDIATION_OUTCOMES], band_main)
     low, high = published_mediation_range()
