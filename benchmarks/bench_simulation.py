@@ -5,6 +5,7 @@ a 32-worker cluster. Same seeds, same results on every engine (tests/test_study_
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
@@ -43,6 +44,7 @@ def full_study_estimate(fast_per_s_per_worker: float, bayes_per_s_per_worker: fl
 
 
 def run(repeats: int = 3, n_reps: int = 200, n_bayes: int = 6) -> dict:
+    load_before = os.getloadavg()[0]  # the machine is shared: a high load makes the ratios unreliable
     fast: dict[str, list[float]] = {}
     slow: dict[str, list[float]] = {}
     for _ in range(repeats):
@@ -63,6 +65,7 @@ def run(repeats: int = 3, n_reps: int = 200, n_bayes: int = 6) -> dict:
         "study_local_2w_speedup": round(fast_rates["local_2w"] / fast_rates["local_1w"], 2),
         "scaling_efficiency_2w": round(efficiency, 2),
         "estimate_32_workers": full_study_estimate(fast_rates["dask_1w"], bayes_rates["dask_1w"], efficiency),
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "n_reps_per_run": n_reps, "n_bayes_per_run": n_bayes, "repeats": repeats,
         "scenario": "published design, n = 290",
     }
