@@ -1,6 +1,6 @@
 """``python -m dexmood study``: run the simulation study locally or on Dask and write its table.
 
-    python -m dexmood study --replicates 1000 --seed 20250222 --engine dask --workers 32 \\
+    python -m dexmood study --replicates 1000 --engine dask --workers 32 \\
         --address tcp://scheduler:8786 --bayesian 500 --out study.csv
 
 The same seed gives identical rows whatever the engine, the workers and the chunking. Without
