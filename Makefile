@@ -12,7 +12,7 @@ export DEXMOOD_COHORT := $(COHORT_ABS)
 export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/$(VENV)/pytensor-cache
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval lint bench browser-setup clean pdf lock FORCE
+.PHONY: setup book test unit nbval lint bench study browser-setup clean pdf lock FORCE
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
@@ -78,6 +78,17 @@ lock:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The simulation study (notebook 08) on an engine; see docs/study.md. ADDRESS=tcp://host:8786 uses a running
+# Dask scheduler; without it ENGINE=dask starts a LocalCluster of WORKERS processes.
+ENGINE ?= local
+WORKERS ?= 2
+REPLICATES ?= 1000
+BAYESIAN ?= 0
+STUDY_OUT ?= data/derived/study.csv
+study: $(STAMP)
+	$(BIN)/python -m dexmood study --engine $(ENGINE) --workers $(WORKERS) --replicates $(REPLICATES) \
+	  --bayesian $(BAYESIAN) $(if $(ADDRESS),--address $(ADDRESS),) --out $(STUDY_OUT)
 
 clean:
 	rm -rf _build data/derived

@@ -5,7 +5,8 @@ shared and noisy, so ratios matter more than absolute seconds). Sections:
   1. whole book, cold (fresh PyTensor/numba caches, empty execution cache) and warm (nothing changed);
   2. matching at 1e4/1e5/1e6 patients vs a scikit-learn nearest-neighbour reference at 1e4;
   3. the notebook-04 mediation model: compile, sampling and ESS/s for PyMC's default sampler (cores=1, 2) and nutpie;
-  4. the simulation study: replicates per second with 1 and 2 workers.
+  4. the simulation study: replicates per second on joblib and Dask with 1 and 2 workers (fast and Bayesian
+     replicates), scaling efficiency and the estimated wall time of the full study on 32 workers.
 Run one section with `python benchmarks/run.py --only matching` (book, matching, mediation, simulation).
 """
 
@@ -140,7 +141,10 @@ def bench_simulation(repeats: int = REPEATS) -> dict:
     import bench_simulation
 
     detail = bench_simulation.run(repeats=repeats)
-    return {"simulation_replicates_per_s_2_workers": detail["replicates_per_s"]["2"],
+    return {"simulation_replicates_per_s_2_workers": detail["fast_replicates_per_s"]["local_2w"],
+            "study_dask_2w_speedup": detail["study_dask_2w_speedup"],
+            "study_dask_2w_bayes_speedup": detail["study_dask_2w_bayes_speedup"],
+            "study_32_workers_estimate_s": detail["estimate_32_workers"]["total_s"],
             "simulation_detail": detail}
 
 

@@ -1,19 +1,24 @@
 """Tests of the simulation study (`dexmood.validation`): simulator port, fast kernels against the book's
-statsmodels code, the delta method, the parallel runner's determinism, the cache and the summaries."""
+statsmodels code, the delta method, the bootstrap AIPW, the parallel runner's determinism, the cache, the
+study file, the summaries and the verdict rule (inconclusive when the Monte-Carlo error is too large)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from dexmood import cohort, paths
+from dexmood import cache, cohort, paths
 from dexmood import validation as v
+from dexmood.settings import SETTINGS
+from dexmood.validation import kernels, measures, runner, study
+from dexmood.verdict import Grade
 
-SEED = 20250222
+SEED = SETTINGS.seed
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,7 @@ def test_fit_logit_matches_statsmodels(replicate):
     x, _ = replicate.design_matrix()
     design = sm.add_constant(x)
     reference = sm.Logit(replicate.dex.astype(float), design).fit(disp=0)
-    np.testing.assert_allclose(v.fit_logit(design, replicate.dex), reference.params, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(kernels.kernel_fit_logit(design, replicate.dex), reference.params, rtol=1e-7, atol=1e-9)
 
 
 def test_sandwich_matches_statsmodels_with_weights_and_clusters():
@@ -86,10 +91,10 @@ def test_sandwich_matches_statsmodels_with_weights_and_clusters():
     hc1 = sm.WLS(y, design, weights=weights).fit(cov_type="HC1")
     cr1 = sm.WLS(y, design, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": clusters})
     for index in (1, 2):
-        coef, se = v._sandwich_coef(y, design, weights, None, index)
+        coef, se = kernels.kernel_sandwich_coef(y, design, weights, None, index)
         assert coef == pytest.approx(hc1.params[index], rel=1e-10)
         assert se == pytest.approx(hc1.bse[index], rel=1e-10)
-        coef, se = v._sandwich_coef(y, design, weights, clusters, index)
+        coef, se = kernels.kernel_sandwich_coef(y, design, weights, clusters, index)
         assert se == pytest.approx(cr1.bse[index], rel=1e-10)
 
 
@@ -102,7 +107,7 @@ def test_aipw_se_is_the_hc0_se_of_the_weighted_residual_difference():
     dex = (rng.random(n) < 1 / (1 + np.exp(-x[:, 0]))).astype(float)
     y = 1.0 * dex + x @ [0.5, -0.2] + rng.normal(size=n)
     propensity = 1 / (1 + np.exp(-(x[:, 0] + 0.1)))
-    estimate, se, low, high = v.aipw_att(y, dex, x, propensity)
+    estimate, se, low, high = kernels.kernel_aipw_att(y, dex, x, propensity)
     design = np.column_stack([np.ones(n), x])
     controls = dex == 0
     coef = np.linalg.lstsq(design[controls], y[controls], rcond=None)[0]
@@ -132,13 +137,13 @@ def test_delta_method_matches_parameter_simulation():
     x, _ = rep.design_matrix()
     keep = ~np.isnan(rep.changes["nrs"])
     m, y, dex, x = rep.changes["nrs"][keep], rep.changes["gad7"][keep], rep.dex[keep].astype(float), x[keep]
-    result = v.mediation_delta(m, y, dex, x)
+    result = kernels.kernel_mediation_delta(m, y, dex, x)
     n = len(m)
     design_m = np.column_stack([np.ones(n), dex, x])
     centred = m - m.mean()
     design_y = np.column_stack([np.ones(n), dex, centred, dex * centred, x])
-    theta_m, cov_m = v._ols(m, design_m)
-    theta_y, cov_y = v._ols(y, design_y)
+    theta_m, cov_m = kernels.kernel_ols(m, design_m)
+    theta_y, cov_y = kernels.kernel_ols(y, design_y)
     rng = np.random.default_rng(3)
     draws_m = rng.multivariate_normal(theta_m, cov_m, 40_000)
     draws_y = rng.multivariate_normal(theta_y, cov_y, 40_000)
@@ -156,9 +161,57 @@ def test_delta_method_matches_parameter_simulation():
         assert result[estimand][1] == pytest.approx(np.std(values), rel=0.04), estimand
 
 
+def test_weighted_aipw_equals_refitting_on_resampled_rows(replicate):
+    """The batched bootstrap (frequency weights) gives the AIPW estimate of refitting both models on the
+    resampled rows, as `effects.aipw_att_many` does in every bootstrap replicate."""
+    x, _ = replicate.design_matrix()
+    dex = replicate.dex
+    outcomes = {o: replicate.changes[o] for o in v.ATT_OUTCOMES}
+    rng = np.random.default_rng(7)
+    draws = [rng.integers(0, len(dex), len(dex)) for _ in range(3)]
+    counts = np.array([np.bincount(rows, minlength=len(dex)) for rows in draws])
+    batched = kernels.kernel_aipw_att_weighted(outcomes, dex, x, counts)
+    for b, rows in enumerate(draws):
+        design = np.column_stack([np.ones(len(rows)), kernels.drop_constant(x[rows])])
+        propensity = 1 / (1 + np.exp(-(design @ kernels.kernel_fit_logit(design, dex[rows]))))
+        for k, y in enumerate(outcomes.values()):
+            keep = ~np.isnan(y[rows])
+            sub = rows[keep]
+            expected = kernels._aipw_point(y[sub], dex[sub], x[sub], propensity[keep])[0]
+            assert batched[b, k] == pytest.approx(expected, abs=1e-9)
+
+
+def test_bootstrap_aipw_point_equals_the_book_and_interval_is_percentile(replicate):
+    from dexmood import effects, matching
+
+    x, _ = replicate.design_matrix()
+    outcomes = {o: replicate.changes[o] for o in v.ATT_OUTCOMES}
+    result = kernels.kernel_aipw_att_bootstrap(outcomes, replicate.dex, x, n_boot=50,
+                                               rng=np.random.default_rng(1))
+    cohort_data = cohort.simulate(replicate.design, seed=replicate.seed)
+    match = matching.default_match(cohort_data)
+    full = effects.prepare(match.full).reset_index(drop=True)
+    covariates = list(match.propensity.covariates)
+    book = effects.aipw_att(full, effects.OUTCOME_COLUMNS["gad7"], effects.outcome_covariates(covariates, "gad7"),
+                            n_boot=0)
+    point, sd, low, high = result["gad7"]
+    assert point == pytest.approx(book.estimate, abs=1e-6)
+    assert low < point < high and sd > 0
+    again = kernels.kernel_aipw_att_bootstrap(outcomes, replicate.dex, x, n_boot=50, rng=np.random.default_rng(1))
+    assert again == result
+
+
+def test_bootstrap_rows_only_when_asked(replicate):
+    plain, _, _ = runner.analyse_replicate(replicate)
+    boot, _, _ = runner.analyse_replicate(replicate, n_boot=20)
+    assert "aipw_att_bootstrap" not in {r[0] for r in plain}
+    assert sum(r[0] == "aipw_att_bootstrap" for r in boot) == 3
+    assert [r for r in boot if r[0] != "aipw_att_bootstrap"] == plain
+
+
 def test_matching_keeps_caliper_and_pairs(replicate):
     x, _ = replicate.design_matrix()
-    matched = v.match_replicate(x, replicate.dex)
+    matched = v.kernel_match(x, replicate.dex)
     treated, controls = matched.rows[: matched.pairs], matched.rows[matched.pairs:]
     assert replicate.dex[treated].all() and not replicate.dex[controls].any()
     assert len(set(controls)) == matched.pairs
@@ -187,7 +240,7 @@ def test_replicate_i_is_reproducible_alone():
     shorter = v.run_replicates(scenario, 3, SEED, n_jobs=1)
     pd.testing.assert_frame_equal(table[table["replicate"] < 3].reset_index(drop=True), shorter)
     seed_2 = v.replicate_seeds(SEED, 4)[2]
-    rows, n_treated, pairs = v.analyse_replicate(v.simulate_replicate(scenario.design(), seed_2))
+    rows, n_treated, pairs = runner.analyse_replicate(v.simulate_replicate(scenario.design(), seed_2))
     again = table[table["replicate"] == 2]
     np.testing.assert_array_equal(again["estimate"].to_numpy(), [r[3] for r in rows])
     # and the public simulator gives the same cohort from the same child seed
@@ -202,25 +255,47 @@ def test_replicate_i_is_reproducible_alone():
 # --------------------------------------------------------------------------------------------------
 
 def test_run_study_caches_and_reuses(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "DERIVED", tmp_path)
-    first = v.run_study({"null": 3}, seed=SEED, n_jobs=1, bayes_scenario=None)
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    first = v.run_study({"null": 3}, seed=SEED, n_jobs=1, bootstrap={}, bayes_scenario=None)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 2 and files[0].startswith("validation_null_")
+    assert len(files) == 1 and files[0].startswith("validation-null_")
 
     def fail(*args, **kwargs):
         raise AssertionError("cache not used")
 
-    monkeypatch.setattr(v, "run_replicates", fail)
-    second = v.run_study({"null": 3}, seed=SEED, n_jobs=1, bayes_scenario=None)
+    monkeypatch.setattr(study, "run_replicates", fail)
+    second = v.run_study({"null": 3}, seed=SEED, n_jobs=1, bootstrap={}, bayes_scenario=None)
     pd.testing.assert_frame_equal(first.replicates, second.replicates)
     assert second.seconds == first.seconds
     with pytest.raises(AssertionError, match="cache not used"):  # another seed is another key
-        v.run_study({"null": 3}, seed=SEED + 1, n_jobs=1, bayes_scenario=None)
+        v.run_study({"null": 3}, seed=SEED + 1, n_jobs=1, bootstrap={}, bayes_scenario=None)
 
 
-def test_code_version_changes_with_source(tmp_path, monkeypatch):
-    assert v.code_version() == v.code_version()
-    assert v.code_version() != v.code_version(("dexmood.validation",))
+def test_study_file_round_trip_and_code_check(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    result = v.run_study({"null": 2}, seed=SEED, n_jobs=1, bootstrap={}, bayes_scenario=None, use_cache=False)
+    path = v.write_study_file(result, tmp_path / "study.csv")
+    back = v.load_study_file(path)
+    pd.testing.assert_frame_equal(back.replicates, result.replicates, check_dtype=False)
+    assert back.inputs["replicates"] == {"null": 2}
+    monkeypatch.setenv(study.STUDY_ENV, str(path))
+    pd.testing.assert_frame_equal(v.study_for_book().replicates, back.replicates)
+    monkeypatch.setattr(study.engines, "worker_code_key", lambda: "other-code")
+    with pytest.raises(study.StudyFileError, match="other dexmood code"):
+        v.load_study_file(path)
+
+
+def test_study_command_writes_the_table(tmp_path, capsys):
+    from dexmood import cli
+
+    out = tmp_path / "study.csv"
+    assert cli.main(["study", "--replicates", "3", "--scenarios", "null", "--workers", "1",
+                     "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert {"scenario", "replicate", "estimator", "outcome", "estimate", "ci_low", "ci_high", "truth"} <= set(table)
+    assert sorted(table["replicate"].unique()) == [0, 1, 2]
+    assert "3 replicates" in capsys.readouterr().out
+    assert cli.main(["study", "--replicates", "0", "--out", str(out)]) == 2  # a readable error, no traceback
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,16 +327,73 @@ def test_summarise_hand_computed():
     assert not row["truth_is_zero"]
 
 
-def test_verdict_flags_undercoverage_and_bias():
+def _grades(table):
+    return {key: verdict for key, verdict in v.verdicts(v.summarise(table)).items()}
+
+
+def test_verdict_supported_not_supported_and_inconclusive():
     rng = np.random.default_rng(4)
-    n = 400
+    n = 1000
     good = _table(rng.normal(0, 1, n), np.zeros(n), np.ones(n), "matched_difference")
     narrow = _table(rng.normal(0, 1, n), np.zeros(n), np.full(n, 0.6), "ipw_att")
     biased = _table(rng.normal(0.5, 1, n), np.zeros(n), np.ones(n), "naive_difference")
-    judged = v.verdict(v.summarise(pd.concat([good, narrow, biased]))).set_index("estimator")
-    assert judged.loc["matched_difference", "trustworthy"]
-    assert not judged.loc["ipw_att", "coverage_ok"] and judged.loc["ipw_att", "bias_ok"]
-    assert not judged.loc["naive_difference", "bias_ok"]
+    few = _table(rng.normal(0, 1, 50), np.zeros(50), np.ones(50), "aipw_att")
+    judged = _grades(pd.concat([good, narrow, biased, few]))
+    assert judged["matched_difference", "att"].grade is Grade.SUPPORTED
+    assert judged["ipw_att", "att"].grade is Grade.NOT_SUPPORTED
+    assert "coverage" in judged["ipw_att", "att"].sentence and "bias" not in judged["ipw_att", "att"].sentence
+    assert judged["naive_difference", "att"].grade is Grade.NOT_SUPPORTED
+    assert judged["aipw_att", "att"].grade is Grade.INCONCLUSIVE  # 50 replicates: MCSE ≈ 0.03 > 0.01
+    for verdict in judged.values():
+        assert verdict.value == pytest.approx(verdict.value) and verdict.measure == "lowest coverage"
+
+
+def test_low_coverage_with_few_replicates_is_no_longer_trustworthy():
+    """Issue 16: with 50 replicates a coverage of 0.82 passed the old 'not significantly below 0.925' test
+    (0.82 + 1.96·0.054 ≥ 0.925); the new rule calls it inconclusive, and with enough replicates it fails."""
+    def with_coverage(n, coverage, estimator="mediation_bayes"):
+        covered = np.arange(n) < round(coverage * n)
+        estimates = np.where(covered, 0.0, 5.0)  # CI ±1.96 around 0 covers the truth 0, around 5 does not
+        return _table(estimates, np.zeros(n), np.ones(n), estimator)
+
+    old_rule_passes = 0.82 + 1.96 * np.sqrt(0.82 * 0.18 / 50) >= v.MIN_COVERAGE
+    assert old_rule_passes
+    assert _grades(with_coverage(50, 0.82))["mediation_bayes", "att"].grade is not Grade.SUPPORTED
+    assert _grades(with_coverage(2000, 0.82))["mediation_bayes", "att"].grade is Grade.NOT_SUPPORTED
+    assert measures.replicates_for_coverage_mcse(0.01) == 475
+    assert _grades(with_coverage(20, 1.0))["mediation_bayes", "att"].grade is Grade.INCONCLUSIVE  # MCSE 0 ≠ precise
+
+
+def test_bias_precision_rule():
+    """Unbiased and nominal coverage, but bias MCSE larger than half the threshold: inconclusive."""
+    rng = np.random.default_rng(9)
+    n = 300  # bias MCSE ≈ SE/√300 = 0.058 SE > 0.05 SE
+    table = _table(rng.normal(0, 1, n), np.zeros(n), np.ones(n))
+    cells = v.summarise(table)
+    assert cells["coverage_mcse"].iloc[0] <= 0.0135
+    checks = measures.cell_checks(cells)
+    assert checks.bias_imprecise.all() and not checks.bias_fails.any()
+
+
+def test_family_sentence_agrees_with_the_verdicts():
+    """The summary sentence never calls an estimand unbiased or trustworthy when its verdict says otherwise."""
+    rng = np.random.default_rng(10)
+    n = 1000
+    parts = []
+    for estimand, mean in (("acme_treated", 0.0), ("proportion_mediated", 0.6)):
+        table = _table(rng.normal(mean, 1, n), np.zeros(n), np.ones(n), "mediation_delta")
+        parts.append(table.assign(estimand=estimand))
+    judged = _grades(pd.concat(parts))
+    sentence = v.family_sentence(judged, "mediation_delta")
+    assert judged["mediation_delta", "proportion_mediated"].grade is Grade.NOT_SUPPORTED
+    assert "proportion mediated not trustworthy" in sentence and "ACME (treated) trustworthy" in sentence
+    assert v.names_with_grade(judged, Grade.INCONCLUSIVE) == "none"
+
+
+def test_verdict_table_shows_grades():
+    rng = np.random.default_rng(11)
+    table = v.verdict_table(v.summarise(_table(rng.normal(0, 1, 60), np.zeros(60), np.ones(60))))
+    assert table.loc[0, "verdict"] == "inconclusive" and table.loc[0, "replicates"] == 60
 
 
 def test_coverage_band():
@@ -276,7 +408,9 @@ def test_results_section_is_json_and_names_the_main_estimator():
     json.dumps(section)
     block = section["validation"]
     assert set(block["coverage_main_att_n290"]) == {"gad7"}
-    assert block["trustworthy_n290"] + block["not_trustworthy_n290"] == ["matched_difference:att"]
+    assert block["trustworthy_n290"] + block["not_trustworthy_n290"] + block["inconclusive_n290"] == [
+        "matched_difference:att"]
+    assert block["verdicts_n290"]["matched_difference:att"]["grade"] == "inconclusive"  # 4 replicates
 
 
 def test_power_table_names_type1_and_power():
@@ -301,3 +435,34 @@ def test_scenarios_describe_their_effects():
     assert table.loc["null", ["DEX → ΔNRS", "direct → ΔGAD-7", "direct → ΔPHQ-9"]].eq(0).all()
     assert table.loc["published_n5000", "n"] == 5000
     assert v.published_mediation_range() == (0.18, 0.32)
+
+
+# --------------------------------------------------------------------------------------------------
+# The page's numbers and summary (notebook 08) agree with the verdicts
+# --------------------------------------------------------------------------------------------------
+
+def test_page_summary_agrees_with_the_verdicts(tmp_path, monkeypatch):
+    from dexmood.validation import page
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(page.book, "glue_value", lambda name, value, fmt="{:.2f}": str(value))
+    replicates = {key: 3 for key in ("published", "published_conf2", "null", "no_pain_to_mood", "published_n1000",
+                                     "published_n5000")}
+    result = v.run_study(replicates, seed=SEED, n_jobs=1, bootstrap={"published_conf2": 3}, bayes_scenario=None)
+    summary = v.summarise(result.replicates)
+    numbers = page.page_numbers(result, summary)
+    page.glue_page(numbers)
+    judged = v.verdicts(summary)
+    assert not any(verdict.grade is Grade.SUPPORTED for verdict in judged.values())  # 3 replicates prove nothing
+    assert numbers["nb08_trustworthy"] == "none"
+    assert numbers["nb08_not_trustworthy"] == v.names_with_grade(judged, Grade.NOT_SUPPORTED)
+    assert numbers["nb08_bayes_family"] == "Bayesian model: not assessed."
+    text = page.summary_markdown(numbers)
+    assert judged[v.MAIN_ESTIMATOR, "att"].sentence in text
+    assert "unbiased" not in text and "Trustworthy at 290 patients: none" in text
+    assert numbers["nb08_boot_scenarios"] == "published_conf2" and numbers["nb08_n_boot_reps"] == "3"
+    # every number the page's prose cites is produced here
+    notebook = json.loads((paths.NOTEBOOKS / "08_validation.ipynb").read_text())
+    cited = {name for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+             for name in re.findall(r"\{glue:text\}`([^`]+)`", "".join(cell["source"]))}
+    assert cited and cited <= set(numbers), sorted(cited - set(numbers))

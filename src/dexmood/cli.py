@@ -15,6 +15,7 @@ from dexmood import cache, pipeline
 from dexmood import cohort as cohort_mod
 from dexmood.errors import DexmoodError
 from dexmood.settings import SETTINGS
+from dexmood.validation.cli import add_study_command
 
 EXAMPLES = """\
 examples:
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (caches of a user's cohort go to OUT/cache)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=_cmd_analyze)
+    add_study_command(sub)
     return parser
 
 
