@@ -1,9 +1,8 @@
 """The environment files agree: requirements.lock (pip, hashed), environment.yml (conda-forge), pyproject.toml.
 
-Another Python: the package declares `requires-python` wider than the lock's 3.11. To try it,
-`python3.12 -m venv /tmp/venv312 && /tmp/venv312/bin/pip install -e '.[test]' && /tmp/venv312/bin/pytest -q tests
---ignore=tests/book` (the lock's exact pins are for 3.11; the ranges in pyproject.toml are what other Pythons
-resolve).
+Another Python: the package declares `requires-python` wider than the lock's 3.11. To try one,
+`python3.12 -m venv /tmp/venv312 && /tmp/venv312/bin/pip install -r requirements.lock` (every pin has wheels for
+3.11-3.13, and the hashes cover them), then `PYTHONPATH=src /tmp/venv312/bin/pytest -q tests --ignore=tests/book`.
 """
 
 from __future__ import annotations
