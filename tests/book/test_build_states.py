@@ -39,8 +39,6 @@ ROOT = paths.PROJECT_ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 from other_generator import OtherDesign, generate, write  # noqa: E402
 
-pytestmark = pytest.mark.slow
-
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
@@ -198,10 +196,12 @@ def _glue_problems(build: Build, counts: dict[str, int]) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_interrupted_build_did_not_claim_success(sequence):
     assert sequence["builds"]["interrupted"].returncode != 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["their_cohort", "switched_back", "again"])
 def test_every_build_after_the_interruption_succeeds_with_every_glued_value(sequence, step):
     build = sequence["builds"][step]
@@ -212,6 +212,7 @@ def test_every_build_after_the_interruption_succeeds_with_every_glued_value(sequ
     assert "<table" in intro, f"{build.name}: the landing page has no findings table"
 
 
+@pytest.mark.slow
 def test_their_cohort_every_chapter_renders_and_names_the_file(sequence):
     build = sequence["builds"]["their_cohort"]
     assert build.returncode == 0, _tail(build)
@@ -226,6 +227,7 @@ def test_their_cohort_every_chapter_renders_and_names_the_file(sequence):
         assert "Data: SIMULATED" not in build.pages[page], f"{page} still says the data are simulated"
 
 
+@pytest.mark.slow
 def test_their_cohort_a_box_says_satisfaction_is_not_in_the_data(sequence):
     build = sequence["builds"]["their_cohort"]
     assert build.returncode == 0, _tail(build)
@@ -238,6 +240,7 @@ def test_their_cohort_a_box_says_satisfaction_is_not_in_the_data(sequence):
         "no box on any page says that the satisfaction column is not in the data")
 
 
+@pytest.mark.slow
 def test_switching_back_leaves_nothing_of_their_cohort(sequence):
     for step in ("switched_back", "again"):
         build = sequence["builds"][step]
@@ -248,6 +251,65 @@ def test_switching_back_leaves_nothing_of_their_cohort(sequence):
             assert "SIMULATED" in build.pages[page], f"{build.name}: {page} does not say the data are simulated"
 
 
+@pytest.mark.slow
 def test_an_unchanged_rebuild_executes_nothing(sequence):
     build = sequence["builds"]["again"]
     assert "all notebooks are cached" in build.output, _tail(build)
+
+
+# --------------------------------------------------------------------------------------------------
+# The two rules of `_ext/execute_parallel.py` that the sequence relies on, checked fast (no build)
+# --------------------------------------------------------------------------------------------------
+
+def _execute_parallel():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("execute_parallel", ROOT / "_ext" / "execute_parallel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_any_change_of_inputs_discards_every_stored_state(tmp_path, monkeypatch):
+    ep = _execute_parallel()
+    build = tmp_path / "_build"
+    monkeypatch.setattr(ep, "BUILD", build)
+    monkeypatch.setattr(ep, "FINGERPRINT", build / ".cohort-source")
+
+    def stored_state():
+        for name in ep.STATE:
+            (build / name).mkdir(parents=True, exist_ok=True)
+
+    their = tmp_path / "their.csv"
+    their.write_text("patient_id\n1\n")
+    stored_state()
+    assert set(ep.prepare_build_dir("")) == set(ep.STATE)  # no fingerprint yet: nothing is trusted
+    stored_state()
+    assert ep.prepare_build_dir("") == []  # same inputs: the caches are kept
+    assert set(ep.prepare_build_dir(str(their))) == set(ep.STATE)  # switch cohort: Sphinx env included
+    stored_state()
+    their.write_text("patient_id\n2\n")  # same path, other content
+    assert set(ep.prepare_build_dir(str(their))) == set(ep.STATE)
+    stored_state()
+    assert set(ep.prepare_build_dir("")) == set(ep.STATE)  # switch back
+    monkeypatch.setattr(ep, "fingerprint", lambda cohort=None: {"package_sha256": "edited"})
+    stored_state()
+    assert set(ep.prepare_build_dir("")) == set(ep.STATE)  # the package changed
+
+
+def test_glue_check_finds_blank_and_missing_values(tmp_path):
+    ep = _execute_parallel()
+    pages = ep._source_pages()
+    html = tmp_path / "html"
+    for page, source in pages.items():
+        n = len(ep.GLUE_ROLE.findall(source))
+        path = html / f"{page}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<table></table>" + '<span class="pasted-text">1.0</span>' * n)
+    assert ep.glue_problems(html) == []
+    root_page = next(iter(pages))
+    page = html / f"{root_page}.html"
+    page.write_text(page.read_text().replace(">1.0<", "><", 1))  # the landing page with a blank number
+    assert any("blank" in p for p in ep.glue_problems(html))
+    page.write_text("<table></table>")  # every glued value missing (a key that was never produced)
+    assert any("missing" in p for p in ep.glue_problems(html))
