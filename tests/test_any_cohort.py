@@ -4,8 +4,9 @@ Cohorts of many shapes are drawn by a second, deliberately different generator (
 known truth, no satisfaction column, extra numeric and categorical baseline covariates) and analysed by
 the command line exactly as a user would: `python -m dexmood analyze --cohort FILE --out DIR`.
 For every shape: the stated exit code, no traceback, every section of `results.json`, and each ATT within
-3 standard errors of the generator's truth. The analyses run in parallel (one process per core) once per
-session; each test then reads its shape's run.
+3 standard errors of the generator's truth. The analyses run in parallel (one process per core, or
+`DEXMOOD_TEST_WORKERS`) once per session, for the selected shapes only; each test then reads its shape's run.
+The 20,000-row shape is marked `slow` (deselect with `-m "not slow"`; `make test` runs it).
 """
 
 from __future__ import annotations
