@@ -50,6 +50,8 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# `unit` includes the shape matrix (tests/test_any_cohort.py, its 20,000-row case marked slow) and the wheel
+# test; tests/book includes the build-state sequence (test_build_states.py: four `make book` runs on a copy).
 test: lint unit nbval book browser-setup
 	$(BIN)/pytest -q tests/book
 
