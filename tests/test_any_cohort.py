@@ -75,6 +75,9 @@ def _seed(shape: Shape) -> int:
     return SETTINGS.seed + [s.name for s in SHAPES].index(shape.name)
 
 
+NEW_SOURCE_FILES = pytest.StashKey[list]()
+
+
 @dataclass
 class ShapeRun:
     shape: Shape
@@ -87,11 +90,18 @@ class ShapeRun:
     seconds: float
 
 
-def _env(cache: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DEXMOOD_COHORT",)}
+def _env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DEXMOOD_COHORT", "DEXMOOD_CACHE_DIR")}
     env["PYTHONPATH"] = str(paths.PROJECT_ROOT / "src")  # this checkout, as the rest of the tests
-    env["DEXMOOD_CACHE_DIR"] = str(cache)  # a user's caches never land in the source tree
+    # The default cache rule applies (a user's cohort: the platformdirs cache folder, here inside the test).
+    env["XDG_CACHE_HOME"] = str(home / "cache")
     return env
+
+
+def _source_tree_files() -> set[str]:
+    """Files under the checkout's data/ and notebooks/ (where a careless cache would write)."""
+    return {str(p) for folder in (paths.DATA, paths.NOTEBOOKS) if folder.is_dir() for p in folder.rglob("*")
+            if p.is_file()}
 
 
 def run_shape(shape: Shape, folder: Path) -> ShapeRun:
@@ -99,7 +109,7 @@ def run_shape(shape: Shape, folder: Path) -> ShapeRun:
     drawn = generate(shape.design, seed=_seed(shape))
     csv = folder / f"{shape.name}.csv"
     write(drawn, csv)
-    env = _env(folder / "cache")
+    env = _env(folder)
     command = [sys.executable, "-m", "dexmood"]
     validated = subprocess.run([*command, "validate", "--cohort", str(csv)], env=env, cwd=folder,
                                capture_output=True, text=True, timeout=600)
@@ -120,11 +130,15 @@ def shape_runs(request, tmp_path_factory) -> dict[str, ShapeRun]:
         shape = getattr(item, "callspec", None) and item.callspec.params.get("shape")
         if isinstance(shape, Shape):
             selected[shape.name] = shape
+    if not selected:  # e.g. only the source-tree test was selected: analyse the generator's default shape
+        selected = {SHAPES[0].name: SHAPES[0]}
     order = sorted(selected.values(), key=lambda s: -s.design.n)
     root = tmp_path_factory.mktemp("shapes")
     workers = int(os.environ.get("DEXMOOD_TEST_WORKERS", os.cpu_count() or 1))
+    before = _source_tree_files()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         runs = list(pool.map(lambda s: run_shape(s, root / s.name), order))
+    request.config.stash[NEW_SOURCE_FILES] = sorted(_source_tree_files() - before)
     timings = ", ".join(f"{run.shape.name} {run.seconds:.0f} s" for run in runs)
     print(f"\nanalyze run times: {timings}", file=sys.stderr)
     return {run.shape.name: run for run in runs}
@@ -204,3 +218,9 @@ def test_results_have_every_section_and_the_truth_within_3_se(shape, shape_runs)
         assert "not in the data" in _status(effects["satisfaction"]), effects["satisfaction"]
     else:
         assert "satisfaction" in json.dumps(results), "satisfaction is absent without a note saying so"
+
+
+def test_a_users_cohort_leaves_nothing_in_the_source_tree(shape_runs, request):
+    """Issue 14, point 5: caches of a user's cohort go to the user cache folder (or under --out)."""
+    new = request.config.stash[NEW_SOURCE_FILES]
+    assert not new, f"analysing users' files wrote into the checkout: {new[:5]}"
