@@ -421,14 +421,14 @@ def test_rubin_combine_hand_computed():
 
 
 @pytest.fixture(scope="module")
-def simulated_with_missing_followup():
+def simulated():
     sim = cohort.simulate(cohort.with_design(missing_followup=0.15), seed=11)
     match = matching.default_match(sim)
     return sim, match
 
 
-def test_imputation_keeps_observed_values_and_is_seeded(simulated_with_missing_followup):
-    sim, _ = simulated_with_missing_followup
+def test_imputation_keeps_observed_values_and_is_seeded(simulated):
+    sim, _ = simulated
     first = sens.impute_changes(sim.data, m=5, seed=3)
     again = sens.impute_changes(sim.data, m=5, seed=3)
     np.testing.assert_array_equal(first.values, again.values)
@@ -443,8 +443,8 @@ def test_imputation_keeps_observed_values_and_is_seeded(simulated_with_missing_f
         assert first.values[0, ~keep, k].std() > 0  # draws, not one predicted value
 
 
-def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(simulated_with_missing_followup):
-    sim, match = simulated_with_missing_followup
+def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(simulated):
+    sim, match = simulated
     imputations = sens.impute_changes(sim.data, m=4, seed=5)
     matched = effects.prepare(match.data)
     ids = matched["patient_id"].astype(str)
