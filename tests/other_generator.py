@@ -67,6 +67,8 @@ class OtherCohort:
     frame: pd.DataFrame
     truth: dict  # {"att": {"gad7": …, "phq9": …, "nrs": …}, "n_dex": …, "n_la": …}
     design: OtherDesign
+    #: Each patient's own effect (change under DEX minus change under LA), by patient_id and outcome.
+    individual: pd.DataFrame | None = None
 
 
 # Propensity (log-odds of DEX per unit of each standardised covariate). Differs in sign and size from the
@@ -207,8 +209,11 @@ def generate(design: OtherDesign | None = None, seed: int = 0) -> OtherCohort:
             frame[column] = values.to_numpy()
     if design.free_text_levels:
         frame["referral_note_baseline"] = _free_text(rng, n, design.free_text_levels)
+    individual = pd.DataFrame({o: change[o][1] - change[o][0] for o in change})
+    individual.insert(0, "patient_id", frame["patient_id"].astype(str).to_numpy())
+    individual["dex"] = dex
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)  # rows in no particular order
-    return OtherCohort(frame=frame, truth=truth, design=design)
+    return OtherCohort(frame=frame, truth=truth, design=design, individual=individual)
 
 
 def _free_text(rng: np.random.Generator, n: int, levels: int) -> list[str]:
