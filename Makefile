@@ -12,7 +12,7 @@ export DEXMOOD_COHORT := $(COHORT_ABS)
 export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/$(VENV)/pytensor-cache
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval lint bench browser-setup clean
+.PHONY: setup book test unit nbval lint bench browser-setup clean FORCE
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required"; exit 1; }
@@ -34,7 +34,12 @@ setup: $(STAMP)
 # - a failed build leaves no _build/html behind (moved to _build/html-failed), a built page whose glued
 #   value is blank or missing fails the build (--check-html), and what an interrupted build left is removed
 #   by the next one before it renders.
-book: $(STAMP)
+# Any target that builds from _build/ depends on _build/.cohort-source (the fingerprint check, always run).
+_build/.cohort-source: FORCE
+	@$(BIN)/python _ext/execute_parallel.py --prepare
+FORCE:
+
+book: $(STAMP) _build/.cohort-source
 	$(BIN)/python _ext/execute_parallel.py
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --all || { $(BIN)/python _ext/execute_parallel.py --discard-html; exit 1; }

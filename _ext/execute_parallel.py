@@ -16,6 +16,7 @@ as a missing glue key are raised on every build, not only on the first one, and 
 built page whose glued values are blank or missing.
 
 Usage: python _ext/execute_parallel.py [--workers N]      # prepare _build/ and execute
+       python _ext/execute_parallel.py --prepare          # only discard stale state (make's _build/.cohort-source)
        python _ext/execute_parallel.py --check-html [DIR] # after the build: every glued value is there
        python _ext/execute_parallel.py --discard-html     # after a failed build: move html/ aside
 """
@@ -192,6 +193,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default=str(CACHE), help="jupyter-cache folder the build will read")
     parser.add_argument("--check-html", nargs="?", const=str(HTML), metavar="DIR",
                         help="after a build: fail if a glued value of any page is missing or blank")
+    parser.add_argument("--prepare", action="store_true",
+                        help="only compare the inputs' fingerprint and discard stale _build/ state")
     parser.add_argument("--discard-html", action="store_true",
                         help="after a failed build: move _build/html aside to _build/html-failed")
     args = parser.parse_args(argv)
@@ -212,6 +215,8 @@ def main(argv=None) -> int:
     removed = prepare_build_dir()
     if removed:
         print(f"inputs changed since the last build (cohort, package or data): removed _build/{{{','.join(removed)}}}")
+    if args.prepare:
+        return 0
     cache = get_cache(args.cache)
     dropped = drop_unreadable_cache_entries(cache)
     if dropped:
