@@ -25,17 +25,25 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-# The execution cache does not see which cohort is analysed: start afresh when it changes.
+# A build never lies (issue 14, point 7), whatever state _build/ is in:
+# - execute_parallel.py first compares what the outputs depend on besides the notebooks' code (the cohort
+#   file's path and content, the package source and data, the lock file) with _build/.cohort-source and
+#   discards every stored state made from other inputs (execution cache, Sphinx environment, HTML);
+# - the pages are always rendered with a fresh Sphinx environment (`--all`), so a warning (e.g. a missing
+#   glue key) fails every build, not only the first; rendering all pages costs seconds, executing is cached;
+# - a failed build leaves no _build/html behind (moved to _build/html-failed), a built page whose glued
+#   value is blank or missing fails the build (--check-html), and what an interrupted build left is removed
+#   by the next one before it renders.
+# Any target that builds from _build/ depends on _build/.cohort-source (the fingerprint check, always run).
 _build/.cohort-source: FORCE
-	@mkdir -p _build
-	@if [ "$$(cat $@ 2>/dev/null)" != "cohort=$(COHORT_ABS)" ]; then \
-	  rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute; echo "cohort=$(COHORT_ABS)" > $@; fi
+	@$(BIN)/python _ext/execute_parallel.py --prepare
 FORCE:
 
-# Notebooks are executed on every core first (into the build's execution cache); the build then renders.
 book: $(STAMP) _build/.cohort-source
 	$(BIN)/python _ext/execute_parallel.py
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --all || { $(BIN)/python _ext/execute_parallel.py --discard-html; exit 1; }
+	$(BIN)/python _ext/execute_parallel.py --check-html
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
@@ -47,6 +55,8 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# `unit` includes the shape matrix (tests/test_any_cohort.py, its 20,000-row case marked slow) and the wheel
+# test; tests/book includes the build-state sequence (test_build_states.py: four `make book` runs on a copy).
 test: lint unit nbval book browser-setup
 	$(BIN)/pytest -q tests/book
 

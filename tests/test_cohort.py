@@ -14,11 +14,6 @@ from dexmood import cohort as C
 from dexmood import paths
 
 
-@pytest.fixture(scope="module")
-def simulated():
-    return C.simulate(seed=C.DEFAULT_SEED)
-
-
 @pytest.fixture()
 def good_csv(tmp_path, simulated):
     path = tmp_path / "cohort.csv"

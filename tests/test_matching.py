@@ -14,8 +14,9 @@ from dexmood.matching import MatchingError, match_on_distance, matchit_weights
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    return cohort.get_cohort().data
+def simulated(simulated):
+    """The shared simulated cohort (tests/conftest.py), as the data frame these tests match."""
+    return simulated.data
 
 
 @pytest.fixture(scope="module")
