@@ -92,6 +92,9 @@ def test_failed_diagnostics_exit_3(monkeypatch, tmp_path, capsys):
     code = cli.main(["analyze", "--cohort", str(path), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 3
     assert "R-hat" in capsys.readouterr().err
+    written = json.loads((tmp_path / "out" / "results.json").read_text())  # the rest is still reported
+    assert written["failed_diagnostics"] == ["mediation"] and "mediation" not in written
+    assert "sensitivity" in written and "att" in written["effects"]["gad7"]
 
 
 def test_progress_on_stderr_and_cache_under_out(monkeypatch, tmp_path, capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dexmood import cache, pipeline
 from dexmood import cohort as cohort_mod
-from dexmood.errors import DexmoodError
+from dexmood.errors import DexmoodError, DiagnosticsError
 from dexmood.settings import SETTINGS
 from dexmood.validation.cli import add_study_command
 
@@ -68,6 +68,10 @@ def _cmd_analyze(args) -> int:
     for note in results["notes"]:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {out / 'results.json'} and {out / 'matched.csv'}")
+    if results["failed_diagnostics"]:
+        print(f"error: {', '.join(results['failed_diagnostics'])} failed its convergence diagnostics; "
+              "the other results were written", file=sys.stderr)
+        return DiagnosticsError.exit_code
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dexmood import cohort as cohort_mod
 from dexmood import effects, matching, mediation, sensitivity
-from dexmood.errors import AnalysisNotPossible
+from dexmood.errors import AnalysisNotPossible, DiagnosticsError
 from dexmood.settings import SETTINGS, Settings
 
 #: The estimator whose interval is reported as the headline when the matched sample is balanced; when it is
@@ -146,8 +146,15 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path | None = None, settings: Se
     results["primary_estimator"] = {"estimator": estimated.primary, "why": estimated.primary_reason}
     notes += sorted({note for note in estimated.table["note"] if note})
     progress("effects: done")
+    results["failed_diagnostics"] = []
     if with_mediation:
-        posterior = _run_optional(notes, "mediation", lambda: fit_mediation(match_result, settings))
+        try:
+            posterior = _run_optional(notes, "mediation", lambda: fit_mediation(match_result, settings))
+        except DiagnosticsError as error:  # reported, not used; the CLI then exits 3 after writing the rest
+            posterior = None
+            notes.append(f"mediation: the fit failed its convergence diagnostics, so its numbers are not "
+                         f"reported ({error})")
+            results["failed_diagnostics"].append("mediation")
         if posterior is not None:
             results.update(mediation.results_section(posterior))
         progress("mediation: done")
