@@ -683,6 +683,64 @@ def _summary_row(outcome: str, estimand: str, values: np.ndarray) -> dict:
             "mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))}
 
 
+def effects_mcse(idata: az.InferenceData) -> pd.DataFrame:
+    """ArviZ's Monte-Carlo SE of the median and the 2.5% / 97.5% quantiles in `effects_summary` (same index)."""
+    from dexmood import reproducibility as mc
+
+    def row(outcome, estimand, draws):
+        return {"outcome": outcome, "estimand": estimand, "median": mc.mcse_quantile(draws, 0.5),
+                "ci95_low": mc.mcse_quantile(draws, 0.025), "ci95_high": mc.mcse_quantile(draws, 0.975)}
+
+    rows = [row(o, e, idata.posterior[e].sel(outcome=o).values) for o in OUTCOMES for e in ESTIMANDS]
+    rows.append(row("gad7 − phq9", "proportion_mediated", idata.posterior[DIFFERENCE].values))
+    return pd.DataFrame(rows).set_index(["outcome", "estimand"])
+
+
+def record_interval(name: str, summary: pd.DataFrame, mcse: pd.DataFrame, outcome: str, estimand: str,
+                    percent: bool = False) -> str:
+    """`interval_text`, with its three numbers recorded with their MCSE (`dexmood.reproducibility`)."""
+    from dexmood import reproducibility as mc
+
+    scale, fmt = (100.0, "{:.0f}%") if percent else (1.0, "{:.2f}")
+    for column in ("median", "ci95_low", "ci95_high"):
+        mc.record_value(f"{name}.{column}", scale * summary.loc[(outcome, estimand), column], fmt,
+                        mcse=scale * mcse.loc[(outcome, estimand), column])
+    return interval_text(summary, outcome, estimand, percent=percent)
+
+
+def recorded_display_table(name: str, summary: pd.DataFrame, mcse: pd.DataFrame) -> pd.DataFrame:
+    """`display_table` with every number recorded with its MCSE (for a cell excluded from nbval's exact check)."""
+    from dexmood import reproducibility as mc
+
+    for outcome in OUTCOMES:
+        for estimand in ESTIMANDS:
+            record_interval(f"{name}[{outcome}|{estimand}]", summary, mcse, outcome, estimand,
+                            percent=estimand == "proportion_mediated")
+    table = display_table(summary)
+    mc.record_label(f"{name}[labels]", " ".join([*table.index, *table.columns, table.index.name]))
+    return table
+
+
+def posterior_predictive_mcse(idata: az.InferenceData) -> pd.DataFrame:
+    """Monte-Carlo SE of every number of `posterior_predictive_table` (0 for the observed statistic)."""
+    from dexmood import reproducibility as mc
+
+    dex = idata.constant_data["dex"].values == 1
+    chains, draws = idata.posterior_predictive.sizes["chain"], idata.posterior_predictive.sizes["draw"]
+    rows = []
+    for variable in OBSERVED.values():
+        observed = idata.observed_data[variable].values
+        replicated = idata.posterior_predictive[variable].values.reshape(chains, draws, -1)
+        for mask in (dex, ~dex):
+            for func in (np.mean, lambda v, axis=None: np.std(v, axis=axis, ddof=1)):
+                obs = float(func(observed[mask]))
+                rep = func(replicated[:, :, mask], axis=2)
+                rows.append({"observed": 0.0, "replicated median": mc.mcse_quantile(rep, 0.5),
+                             "replicated 2.5%": mc.mcse_quantile(rep, 0.025),
+                             "replicated 97.5%": mc.mcse_quantile(rep, 0.975), "p": mc.mcse_mean(rep >= obs)})
+    return pd.DataFrame(rows)
+
+
 def interval_text(summary: pd.DataFrame, outcome: str, estimand: str, percent: bool = False) -> str:
     """'-0.35 (-0.71 to -0.09)' or, for shares, '20% (6% to 37%)': posterior median (95% interval)."""
     row = summary.loc[(outcome, estimand)]
@@ -818,9 +876,10 @@ def _interaction_ols():
 
 
 def statsmodels_mediation(data: MediationData, outcome: str, *, n_rep: int = 1000, seed: int = 0,
-                          method: str = "parametric") -> pd.DataFrame:
+                          method: str = "parametric", with_mcse: bool = False):
     """statsmodels `Mediation` (Imai, Keele & Tingley 2010, algorithm 1 = "parametric", 2 = "bootstrap") with
     OLS models on the same covariates and DEX × mediator interaction; its summary table (estimate, 95% CI, p).
+    `with_mcse=True` also returns the Monte-Carlo SE of each estimate and bound (from its draws).
     """
     import statsmodels.api as sm
     from statsmodels.stats.mediation import Mediation
@@ -837,12 +896,52 @@ def statsmodels_mediation(data: MediationData, outcome: str, *, n_rep: int = 100
     mediator_model = sm.OLS(pd.Series(mediator, name="mediator"), mediator_exog)
     result = Mediation(outcome_model, mediator_model, "dex", "mediator").fit(
         method=method, n_rep=n_rep, rng=np.random.default_rng(seed))
-    return result.summary()
+    if not with_mcse:
+        return result.summary()
+    from dexmood import reproducibility as mc
+
+    draws = {"ACME (control)": result.ACME_ctrl, "ACME (treated)": result.ACME_tx,
+             "ADE (control)": result.ADE_ctrl, "ADE (treated)": result.ADE_tx, "Total effect": result.total_effect,
+             "Prop. mediated (control)": result.prop_med_ctrl, "Prop. mediated (treated)": result.prop_med_tx,
+             "ACME (average)": result.ACME_avg, "ADE (average)": result.ADE_avg,
+             "Prop. mediated (average)": result.prop_med_avg}
+    # statsmodels' estimate is the mean of its independent draws, its bounds their 2.5% / 97.5% quantiles
+    mcse = pd.DataFrame({name: {"Estimate": mc.mcse_mean(v), "Lower CI bound": mc.mcse_quantile(v, 0.025),
+                                "Upper CI bound": mc.mcse_quantile(v, 0.975)} for name, v in draws.items()}).T
+    return result.summary(), mcse
+
+
+COMPARED = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
+            "ade_treated": "ADE (treated)", "total": "Total effect",
+            "proportion_mediated": "Prop. mediated (average)"}
 
 
 def comparison_table(idata: az.InferenceData, statsmodels_tables: dict[str, pd.DataFrame],
-                     truth: dict | None = None) -> pd.DataFrame:
-    """Posterior median [95% CrI] next to statsmodels' estimate [95% CI] (and the simulation truth)."""
+                     truth: dict | None = None, *, mcse: tuple[pd.DataFrame, dict] | None = None):
+    """Posterior median [95% CrI] next to statsmodels' estimate [95% CI] (and the simulation truth).
+
+    `mcse=(effects_mcse(idata), {outcome: statsmodels MCSE table})` also returns a table of the Monte-Carlo SE
+    of every number (0 for the truth), for `reproducibility.record_table`."""
+    if mcse is not None:
+        table = comparison_table(idata, statsmodels_tables, truth)
+        post, sm = mcse
+        rows = []
+        for outcome in OUTCOMES:
+            for estimand, sm_name in COMPARED.items():
+                row = {"posterior median": post.loc[(outcome, estimand), "median"],
+                       "CrI 2.5%": post.loc[(outcome, estimand), "ci95_low"],
+                       "CrI 97.5%": post.loc[(outcome, estimand), "ci95_high"]}
+                if outcome in sm:
+                    row.update({"statsmodels": sm[outcome].loc[sm_name, "Estimate"],
+                                "CI 2.5%": sm[outcome].loc[sm_name, "Lower CI bound"],
+                                "CI 97.5%": sm[outcome].loc[sm_name, "Upper CI bound"]})
+                if truth is not None:
+                    row["truth"] = 0.0
+                rows.append(row)
+        errors = pd.DataFrame(rows, index=table.index)
+        errors.insert(0, "outcome", np.nan)
+        errors.insert(1, "estimand", np.nan)
+        return table, errors
     names = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
              "ade_treated": "ADE (treated)", "total": "Total effect",
              "proportion_mediated": "Prop. mediated (average)"}

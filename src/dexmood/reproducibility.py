@@ -74,7 +74,10 @@ def _current_cell() -> int | None:
     except ImportError:  # pragma: no cover - IPython ships with the book's environment
         return None
     shell = get_ipython()
-    return None if shell is None else int(shell.execution_count)
+    if shell is None:
+        return None
+    # the input history holds the running cell (its prompt number); `execution_count` is already the next one
+    return len(shell.user_ns["In"]) - 1 if "In" in shell.user_ns else int(shell.execution_count) - 1
 
 
 def display_unit(fmt: str) -> float:
@@ -126,7 +129,9 @@ def record_table(name: str, values, fmt="{:.2f}", *, mcse=None, tolerance=None):
         if spec is None:
             return None
         if isinstance(spec, pd.DataFrame):
-            return None if pd.isna(spec.loc[row, column]) else float(spec.loc[row, column])
+            if column not in spec.columns or pd.isna(spec.loc[row, column]):
+                return None
+            return float(spec.loc[row, column])
         if isinstance(spec, dict):
             return spec.get(column)
         return float(spec)
@@ -195,7 +200,7 @@ def mcse_quantile(draws, prob: float) -> float:
     """ArviZ's MCSE of a quantile of (chain, draw) draws (1-D: independent draws)."""
     import arviz as az
 
-    return float(az.mcse(_as_chains(draws), method="quantile", prob=prob))
+    return float(np.ravel(az.mcse(_as_chains(draws), method="quantile", prob=prob))[0])
 
 
 def mcse_mean(draws) -> float:
@@ -205,7 +210,7 @@ def mcse_mean(draws) -> float:
     array = _as_chains(draws)
     if np.ptp(array) == 0:
         return 0.0
-    return float(az.mcse(array, method="mean"))
+    return float(np.ravel(az.mcse(array, method="mean"))[0])
 
 
 def mcse_batch(statistic: Callable[..., float], *draws, n_batches: int = 20) -> float:
