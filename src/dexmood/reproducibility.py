@@ -320,6 +320,26 @@ def coverage_problems(notebook: dict, record: dict[str, Entry], cfg: Path = SANI
     return problems
 
 
+def reference_table(notebook: str):
+    """The stored reference of `notebook` as a table for the reproduce page: each number as displayed, its
+    MCSE (or tolerance) and the largest difference a re-execution may show (K·√2·MCSE + half a display unit,
+    taking the new run's MCSE equal to the stored one)."""
+    import pandas as pd
+
+    rows = []
+    for e in load(reference_path(notebook)).values():
+        if e.value is None:
+            continue
+        if e.exact:
+            allowed = "identical"
+        elif e.tolerance is not None:
+            allowed = f"± {e.tolerance + display_unit(e.fmt) / 2:.3g} (stated tolerance)"
+        else:
+            allowed = f"± {K * math.sqrt(2) * e.mcse + display_unit(e.fmt) / 2:.3g}"
+        rows.append({"number": e.name, "stored": e.text, "MCSE": e.mcse, "allowed difference": allowed})
+    return pd.DataFrame(rows).set_index("number")
+
+
 def update_reference(notebook: str) -> Path:
     """Copy the latest record of `notebook` to its stored reference (after re-executing it on purpose)."""
     source = record_dir() / f"{notebook}.json"
