@@ -80,6 +80,13 @@ def measure_time_to_result(config: str) -> dict:
     settings = mediation.SamplerSettings.from_settings(SETTINGS)
     settings = mediation.SamplerSettings(**{**settings.key(), "sampler": spec["sampler"], "cores": spec["cores"],
                                             "tune": spec["tune"] or settings.tune})
+    import resource
+
+    def cpu_seconds() -> float:  # this process and its finished children (PyMC's chain processes)
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    cpu_start = cpu_seconds()
     start = time.perf_counter()
     model = mediation.MediationModel(data, sampler=spec["sampler"])
     idata = model.sample_posterior(settings, cores=spec["cores"])
@@ -89,13 +96,14 @@ def measure_time_to_result(config: str) -> dict:
         coords={"covariate": data.covariate_columns})})
     mediation.add_effects(idata)
     seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu_start
     try:
         mediation.check_diagnostics(idata)
         passed = True
     except diagnostics.DiagnosticsError:
         passed = False
     attrs = idata.posterior.attrs
-    return {"config": config, "time_to_result_s": seconds, "compile_s": attrs["compile_seconds"],
+    return {"config": config, "time_to_result_s": seconds, "cpu_s": cpu, "compile_s": attrs["compile_seconds"],
             "sampling_s": attrs["sampling_seconds"], "diagnostics_pass": passed}
 
 
@@ -108,7 +116,7 @@ def run_time_to_result(repeats: int = 3) -> dict:
                                  text=True, check=True).stdout
             runs[name].append(json.loads(out.strip().splitlines()[-1]))
     summary = {name: {key: round(statistics.median(r[key] for r in results), 2)
-                      for key in ("time_to_result_s", "compile_s", "sampling_s")}
+                      for key in ("time_to_result_s", "cpu_s", "compile_s", "sampling_s") if key in results[0]}
                | {"diagnostics_pass": all(r["diagnostics_pass"] for r in results)}
                for name, results in runs.items()}
     passing = {name: row for name, row in summary.items() if row["diagnostics_pass"]}
@@ -117,7 +125,7 @@ def run_time_to_result(repeats: int = 3) -> dict:
             "mediation_time_to_result_s": summary[fastest]["time_to_result_s"],
             "mediation_time_to_result_nutpie_s": summary["nutpie"]["time_to_result_s"],
             "mediation_time_to_result_pymc_default_s": summary["pymc_default"]["time_to_result_s"],
-            "repeats": repeats}
+            "repeats": repeats, "load_average_1min": os.getloadavg()[0], "cores": os.cpu_count()}
 
 
 def _run_fresh(config: str) -> dict:
