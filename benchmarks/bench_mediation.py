@@ -79,7 +79,7 @@ def measure_time_to_result(config: str) -> dict:
     data = mediation.prepare_matched(matching.default_match(cohort.simulate()))
     settings = mediation.SamplerSettings.from_settings(SETTINGS)
     settings = mediation.SamplerSettings(**{**settings.key(), "sampler": spec["sampler"], "cores": spec["cores"],
-                                            "tune": spec["tune"] or settings.tune})
+                                            "tune": spec["tune"] or settings.tune})  # key() leaves cores out
     import resource
 
     def cpu_seconds() -> float:  # this process and its finished children (PyMC's chain processes)

@@ -348,7 +348,8 @@ class SamplerSettings:
     cores: int | None = None  # PyMC's sampler only; None = PyMC's default (it does not change the draws)
 
     def key(self) -> dict:
-        return asdict(self)
+        """What changes the draws (cores do not): part of every posterior's cache key."""
+        return {k: v for k, v in asdict(self).items() if k != "cores"}
 
     @classmethod
     def from_settings(cls, settings: Settings | SamplerSettings | None = None) -> SamplerSettings:
@@ -493,9 +494,8 @@ class MediationModel:
 def cache_inputs(data: MediationData, priors: Priors, settings: SamplerSettings, mediator_outcome_rho,
                  prior_draws: int) -> dict:
     """What a cached posterior depends on besides the code (the `dexmood.cache` key)."""
-    sampler = {k: v for k, v in settings.key().items() if k != "cores"}  # cores do not change the draws
     return {"version": MODEL_VERSION, "data": data.fingerprint(), "priors": asdict(priors),
-            "settings": sampler, "rho": _rho_vector(mediator_outcome_rho).tolist(), "prior_draws": prior_draws}
+            "settings": settings.key(), "rho": _rho_vector(mediator_outcome_rho).tolist(), "prior_draws": prior_draws}
 
 
 def cache_key(data: MediationData, priors: Priors, settings: SamplerSettings, mediator_outcome_rho,
@@ -521,9 +521,10 @@ def fit(data: MediationData, *, settings: Settings | SamplerSettings | None = No
     settings = SamplerSettings.from_settings(settings)
     if cores is not None:
         settings = SamplerSettings(**{**settings.key(), "cores": cores})
+    cores = settings.cores
     priors = priors or (model.priors if model is not None else Priors())
     if not nutpie_available() and settings.sampler == "nutpie":
-        settings = SamplerSettings(**{**settings.key(), "sampler": "pymc"})
+        settings = SamplerSettings(**{**settings.key(), "sampler": "pymc", "cores": cores})
     inputs = cache_inputs(data, priors, settings, mediator_outcome_rho, prior_draws)
 
     def compute() -> az.InferenceData:
