@@ -133,7 +133,12 @@ def bench_mediation(repeats: int = REPEATS) -> dict:
     import bench_mediation
 
     detail = bench_mediation.run(repeats=repeats)
+    to_result = bench_mediation.run_time_to_result(repeats=repeats)  # fresh process, warmed compile cache
     return {"mediation_ess_per_s_ratio_vs_default": detail["mediation_ess_per_s_ratio_vs_default"],
+            "mediation_time_to_result_s": to_result["mediation_time_to_result_s"],
+            "mediation_time_to_result_nutpie_s": to_result["mediation_time_to_result_nutpie_s"],
+            "mediation_time_to_result_pymc_default_s": to_result["mediation_time_to_result_pymc_default_s"],
+            "mediation_time_to_result_detail": to_result,
             "mediation_detail": detail}
 
 

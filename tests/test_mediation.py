@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from dexmood import cohort as cohort_module
+from dexmood import matching
 from dexmood import mediation as md
-from dexmood import paths
+from dexmood.settings import SETTINGS
 
-SEED = 20250222
+SEED = SETTINGS.seed
 
 # True parameters of the structural simulation (score scale; M uncentred).
 TRUE = {
@@ -332,7 +334,7 @@ def test_same_seed_gives_identical_draws_and_rho_hook_moves_acme(model, data, po
 
 
 def test_fit_caches_to_netcdf_and_reloads_identically(model, data, tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "DERIVED", tmp_path)
+    monkeypatch.setenv("DEXMOOD_CACHE_DIR", str(tmp_path))
     settings = md.SamplerSettings(draws=200, tune=200, chains=2, seed=SEED)
     first = md.fit(data, settings=settings, model=model, label="test", prior_draws=50)
     files = list(tmp_path.glob("test_*.nc"))
@@ -346,3 +348,84 @@ def test_fit_caches_to_netcdf_and_reloads_identically(model, data, tmp_path, mon
     assert set(pp["change in"]) == {"NRS", "GAD7", "PHQ9"} and pp["p"].between(0, 1).all()
     prior = md.prior_predictive_table(second)
     assert (prior["share possible"] > 0.5).all()
+
+
+def test_sampler_settings_come_from_the_settings_object():
+    sampler = md.SamplerSettings.from_settings(SETTINGS.replace_(seed=11))
+    assert sampler.seed == 11 and sampler.draws == SETTINGS.sampler.draws
+    assert sampler.sampler == SETTINGS.sampler.sampler
+    assert md.SamplerSettings().seed == SETTINGS.seed
+
+
+def test_diagnostics_thresholds_come_from_settings():
+    rng = np.random.default_rng(1)
+    idata = az.from_dict(posterior={"x": rng.normal(size=(4, 1000))},
+                         sample_stats={"diverging": np.zeros((4, 1000), dtype=bool)})
+    assert md.check_diagnostics(idata, var_names=["x"]) is not None
+    strict = SETTINGS.replace_(diagnostics=type(SETTINGS.diagnostics)(ess_min=1e9))
+    with pytest.raises(md.DiagnosticsError, match="ESS"):
+        md.check_diagnostics(idata, var_names=["x"], settings=strict)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    cohort = cohort_module.simulate()
+    return cohort, matching.default_match(cohort)
+
+
+def test_truth_is_for_the_analysed_matched_patients(simulated):
+    """Issue 16 point 6: the estimate averages over the analysed matched patients of both groups, so its truth
+    is the mean of their own potential-outcome contrasts — not the mean over all DEX patients."""
+    cohort, match = simulated
+    data = md.prepare_matched(match)
+    truth = md.sample_truth(cohort, data)
+    world = cohort_module.draw_world(seed=cohort.truth["seed"])
+    ids = world.frame()["patient_id"]
+    rows = pd.Index(ids).get_indexer(data.frame["patient_id"])
+    y = world.mood["gad7"]
+    expected = float(np.mean(y[1, 1][rows] - y[1, 0][rows]))  # 1:1 matching: equal weights
+    assert truth["gad7"]["acme_treated"] == pytest.approx(expected)
+    assert truth["gad7"]["total"] == pytest.approx(truth["gad7"]["acme_treated"] + truth["gad7"]["ade_control"])
+    # both groups enter: the DEX-only mean over the same patients is a different number
+    dex_rows = rows[data.dex == 1]
+    dex_only = float(np.mean(y[1, 1][dex_rows] - y[0, 0][dex_rows]))
+    assert data.dex.mean() < 1 and truth["gad7"]["total"] != pytest.approx(dex_only, abs=1e-9)
+    # a real cohort has no truth
+    assert md.sample_truth(type("Real", (), {"simulated": False, "truth": None})(), data) is None
+
+
+def test_truth_refuses_a_world_that_does_not_reproduce_the_data(simulated):
+    cohort, match = simulated
+    data = md.prepare_matched(match)
+    data.frame.loc[0, "gad7_1m"] += 1
+    with pytest.raises(ValueError, match="gad7_1m"):
+        md.sample_truth(cohort, data)
+
+
+def test_mediation_runs_without_satisfaction_and_with_extra_covariates(simulated):
+    """Only GAD-7, PHQ-9 and NRS are used: no `satisfaction`, an extra numeric and categorical covariate."""
+    cohort, match = simulated
+    frame = match.data.drop(columns=["satisfaction"])
+    rng = np.random.default_rng(3)
+    frame["crp_baseline"] = rng.normal(5, 2, len(frame))
+    frame["site_baseline"] = rng.choice(["a", "b", "c"], len(frame))
+    data = md.prepare_data(cohort_module.add_changes(frame), weights="weights")
+    assert "crp_baseline" in data.covariate_columns and "site_baseline[b]" in data.covariate_columns
+    assert data.n == md.prepare_matched(match).n
+
+
+def test_fit_matched_uses_the_match_it_is_given(simulated, monkeypatch, tmp_path):
+    """`fit_matched` fits the given match (no re-matching): a subsample of the match gives that n."""
+    monkeypatch.setenv("DEXMOOD_CACHE_DIR", str(tmp_path))
+    cohort, match = simulated
+    calls = []
+    monkeypatch.setattr(matching, "default_match", lambda *a, **k: calls.append(1))
+    seen = {}
+
+    def fake_fit(data, **kwargs):
+        seen["n"], seen["label"] = data.n, kwargs["label"]
+        return "posterior"
+
+    monkeypatch.setattr(md, "fit", fake_fit)
+    assert md.fit_matched(match) == "posterior"
+    assert not calls and seen == {"n": md.prepare_matched(match).n, "label": "mediation_matched"}

@@ -10,7 +10,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from dexmood import plots
+from dexmood import plots, reproducibility
 
 
 def setup_notebook() -> None:
@@ -40,10 +40,18 @@ def data_banner(cohort) -> None:
     display(Markdown(f"```{{important}}\n{text}\n```"))
 
 
-def glue_value(name: str, value, fmt: str = "{:.2f}") -> str:
-    """Glue a number as formatted text (for `{glue:text}` in prose) and return the text."""
+def glue_value(name: str, value, fmt: str = "{:.2f}", *, mcse: float | None = None,
+               tolerance: float | None = None) -> str:
+    """Glue a number as formatted text (for `{glue:text}` in prose) and return the text.
 
-    text = fmt.format(value) if isinstance(value, int | float) else str(value)
+    A Monte-Carlo number (a posterior summary, a bootstrap bound) passes its Monte-Carlo SE `mcse` (in the
+    displayed unit; 0 for a deterministic number glued in a Monte-Carlo cell) or an absolute `tolerance`: it is
+    then recorded by `dexmood.reproducibility` and checked within its Monte-Carlo error, not digit by digit."""
+
+    if mcse is not None or tolerance is not None:
+        text = reproducibility.record_value(name, value, fmt, mcse=mcse, tolerance=tolerance)
+    else:
+        text = fmt.format(value) if isinstance(value, int | float) else str(value)
     glue(name, text, display=False)
     return text
 

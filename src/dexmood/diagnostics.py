@@ -1,6 +1,7 @@
 """One guard for every MCMC fit in the book: R-hat, bulk/tail ESS and divergences (fails loudly).
 
-Thresholds follow Vehtari et al. (2021): R-hat ≤ 1.01 and ESS ≥ 400 (100 per chain for 4 chains).
+Thresholds (`SETTINGS.diagnostics`) follow Vehtari et al. (2021): R-hat ≤ 1.01 and ESS ≥ 400 (100 per chain for
+4 chains), and no divergent transition.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dexmood.errors import DiagnosticsError
+from dexmood.settings import SETTINGS
 
 
 def diagnostics_table(idata: az.InferenceData, var_names) -> pd.DataFrame:
@@ -36,17 +38,22 @@ def divergences(idata: az.InferenceData) -> int:
     return int(stats["diverging"].sum()) if "diverging" in stats else 0
 
 
-def check_diagnostics(idata: az.InferenceData, var_names, rhat_max: float = 1.01,
-                      ess_min: float = 400) -> pd.DataFrame:
+def check_diagnostics(idata: az.InferenceData, var_names, rhat_max: float | None = None,
+                      ess_min: float | None = None, divergences_max: int | None = None) -> pd.DataFrame:
     """Raise `DiagnosticsError` unless R-hat ≤ rhat_max and bulk and tail ESS ≥ ess_min for every element
-    of every variable in `var_names`, and there is no divergent transition.
+    of every variable in `var_names`, and there are at most `divergences_max` divergent transitions
+    (defaults: `SETTINGS.diagnostics`).
 
     Returns the diagnostics table (one row per variable) when everything passes.
     """
+    thresholds = SETTINGS.diagnostics
+    rhat_max = thresholds.rhat_max if rhat_max is None else rhat_max
+    ess_min = thresholds.ess_min if ess_min is None else ess_min
+    divergences_max = thresholds.divergences_max if divergences_max is None else divergences_max
     table = diagnostics_table(idata, var_names)
     problems = []
     n_div = divergences(idata)
-    if n_div:
+    if n_div > divergences_max:
         problems.append(f"{n_div} divergent transition{'s' * (n_div != 1)}")
     for name, row in table.iterrows():
         if not row["max_rhat"] <= rhat_max:  # NaN R-hat (e.g. a stuck chain) fails too

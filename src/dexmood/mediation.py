@@ -18,15 +18,14 @@ mediator residual and each outcome residual, which sequential ignorability sets 
 variable, so one compiled model serves every value of ρ.
 
 The model is compiled once (nutpie, numba backend) and re-used with new data via `MediationModel.set_data`;
-posteriors are cached as netCDF under `data/derived/`, keyed by a hash of the data, priors, settings and
-`MODEL_VERSION`.
+posteriors are cached as netCDF through `dexmood.cache` (key: the data, priors, sampler settings, seed, ρ and
+the source of this module). Sampler settings, seed and diagnostics thresholds come from `dexmood.settings`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -35,8 +34,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dexmood import diagnostics, paths
+from dexmood import cache, diagnostics
 from dexmood.cohort import baseline_covariates
+from dexmood.settings import SETTINGS, SamplerConfig, Settings
 
 #: Bump whenever the model, priors' meaning or the effect computation changes (part of the cache key).
 MODEL_VERSION = "mediation-v2"
@@ -339,14 +339,27 @@ def build_model(data: MediationData, priors: Priors | None = None, *, mediator_o
 
 @dataclass
 class SamplerSettings:
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    seed: int = 20250222
-    sampler: str = "nutpie"  # "nutpie" or "pymc"
+    """Compatibility form of `SETTINGS.sampler` + `SETTINGS.seed` (new code passes a `Settings`)."""
+    draws: int = SETTINGS.sampler.draws
+    tune: int = SETTINGS.sampler.tune
+    chains: int = SETTINGS.sampler.chains
+    seed: int = SETTINGS.seed
+    sampler: str = SETTINGS.sampler.sampler  # "nutpie" or "pymc"
+    cores: int | None = None  # PyMC's sampler only; None = PyMC's default (it does not change the draws)
 
     def key(self) -> dict:
-        return asdict(self)
+        """What changes the draws (cores do not): part of every posterior's cache key."""
+        return {k: v for k, v in asdict(self).items() if k != "cores"}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | SamplerSettings | None = None) -> SamplerSettings:
+        """The sampler part of a `Settings` (default: the book's `SETTINGS`)."""
+        if isinstance(settings, SamplerSettings):
+            return settings
+        settings = settings or SETTINGS
+        config: SamplerConfig = settings.sampler
+        return cls(draws=config.draws, tune=config.tune, chains=config.chains, seed=settings.seed,
+                   sampler=config.sampler)
 
 
 #: Silence cache-dependent sampler chatter (see `dexmood.diagnostics.quiet_sampling`).
@@ -356,10 +369,10 @@ quiet = diagnostics.quiet_sampling
 def warm_compile_cache() -> float:
     """Compile the notebook-04 model once so that PyTensor's on-disk compile cache holds it; returns seconds.
 
-    Measured here: the first nutpie compile on an empty PyTensor cache gives a (valid) logp function whose
-    floating-point rounding differs from the one every later process loads from the cache, so the same seed
-    gives different draws in that first process only. `make` runs this once after installing, in its own
-    process, so every notebook, test and CLI run samples with the cached build and stored outputs reproduce.
+    For speed only: every later process loads the compiled C/numba modules instead of compiling them. Measured
+    here: the first nutpie compile on an empty cache gives a (valid) logp function whose floating-point rounding
+    differs from the cached one, so that first process samples other draws — as any other CPU does. Monte-Carlo
+    outputs are therefore checked within their Monte-Carlo error (`dexmood.reproducibility`), not bit for bit.
     """
     from dexmood import cohort, matching
 
@@ -478,81 +491,127 @@ class MediationModel:
         return predictive.posterior_predictive
 
 
-def load_netcdf(path) -> az.InferenceData:
-    """Read a cached InferenceData fully into memory and release the file."""
-    stored = az.from_netcdf(path)
-    groups = {}
-    for group in stored.groups():
-        dataset = getattr(stored, group)
-        groups[group] = dataset.load()
-        dataset.close()
-    return az.InferenceData(**groups)
+def cache_inputs(data: MediationData, priors: Priors, settings: SamplerSettings, mediator_outcome_rho,
+                 prior_draws: int) -> dict:
+    """What a cached posterior depends on besides the code (the `dexmood.cache` key)."""
+    return {"version": MODEL_VERSION, "data": data.fingerprint(), "priors": asdict(priors),
+            "settings": settings.key(), "rho": _rho_vector(mediator_outcome_rho).tolist(), "prior_draws": prior_draws}
 
 
-def cache_key(data: MediationData, priors: Priors, settings: SamplerSettings, mediator_outcome_rho) -> str:
-    payload = json.dumps({"version": MODEL_VERSION, "data": data.fingerprint(), "priors": asdict(priors),
-                          "settings": settings.key(), "rho": _rho_vector(mediator_outcome_rho).tolist()},
-                         sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+def cache_key(data: MediationData, priors: Priors, settings: SamplerSettings, mediator_outcome_rho,
+              prior_draws: int = 500) -> str:
+    return cache.inputs_key(cache_inputs(data, priors, settings, mediator_outcome_rho, prior_draws))
 
 
-def fit(data: MediationData, *, settings: SamplerSettings | None = None, priors: Priors | None = None,
+def fit(data: MediationData, *, settings: Settings | SamplerSettings | None = None, priors: Priors | None = None,
         mediator_outcome_rho=None, model: MediationModel | None = None, label: str = "mediation",
-        cache: bool = True, prior_draws: int = 500, cores: int | None = None) -> az.InferenceData:
+        cache_results: bool = True, prior_draws: int = 500, cores: int | None = None,
+        **legacy) -> az.InferenceData:
     """Posterior (+ prior and posterior predictive, + per-draw estimands) for `data`, cached as netCDF.
 
+    `settings`: the book's `Settings` (default `SETTINGS`: sampler, draws, seed) or a `SamplerSettings`.
     Pass `model` to re-use a compiled model (its data and ρ are replaced by `data` and
-    `mediator_outcome_rho`). The cache file is `data/derived/<label>_<key>.nc`; a cold run gives the same
-    draws as a warm one (fixed seeds, deterministic sampler).
+    `mediator_outcome_rho`). The cache entry is `<cache root>/<label>_<inputs>_<code>.nc` (`dexmood.cache`);
+    a cold run gives the same draws as a warm one on the same machine (fixed seed, deterministic sampler).
     """
-    settings = settings or SamplerSettings()
+    if "cache" in legacy:  # the old keyword
+        cache_results = legacy.pop("cache")
+    if legacy:
+        raise TypeError(f"unexpected keyword(s): {', '.join(legacy)}")
+    settings = SamplerSettings.from_settings(settings)
+    if cores is not None:
+        settings = SamplerSettings(**{**settings.key(), "cores": cores})
+    cores = settings.cores
     priors = priors or (model.priors if model is not None else Priors())
     if not nutpie_available() and settings.sampler == "nutpie":
-        settings = SamplerSettings(**{**settings.key(), "sampler": "pymc"})
-    path = paths.derived(f"{label}_{cache_key(data, priors, settings, mediator_outcome_rho)}.nc")
-    if cache and path.exists():
-        return load_netcdf(path)
+        settings = SamplerSettings(**{**settings.key(), "sampler": "pymc", "cores": cores})
+    inputs = cache_inputs(data, priors, settings, mediator_outcome_rho, prior_draws)
 
-    if model is None:
-        model = MediationModel(data, priors, mediator_outcome_rho=mediator_outcome_rho,
-                               sampler="nutpie" if settings.sampler == "nutpie" else "pymc")
-    else:
-        if model.priors != priors:
-            raise ValueError("the re-used model was built with other priors")
-        model.set_data(data, mediator_outcome_rho=mediator_outcome_rho)
+    def compute() -> az.InferenceData:
+        nonlocal model
+        if model is None:
+            model = MediationModel(data, priors, mediator_outcome_rho=mediator_outcome_rho,
+                                   sampler="nutpie" if settings.sampler == "nutpie" else "pymc")
+        else:
+            if model.priors != priors:
+                raise ValueError("the re-used model was built with other priors")
+            model.set_data(data, mediator_outcome_rho=mediator_outcome_rho)
+        idata = model.sample_posterior(settings, cores=settings.cores)
+        prior = model.sample_prior_predictive(prior_draws, seed=settings.seed + 1)
+        idata.add_groups({"prior": prior.prior, "prior_predictive": prior.prior_predictive})
+        idata.add_groups({"posterior_predictive": model.sample_posterior_predictive(idata, seed=settings.seed + 2)})
+        idata.add_groups({"observed_data": xr.Dataset({
+            OBSERVED["nrs"]: ("obs", data.mediator),
+            **{OBSERVED[k]: ("obs", data.outcomes[:, j]) for j, k in enumerate(OUTCOMES)}}),
+            "constant_data": xr.Dataset({
+                "dex": ("obs", data.dex), "weights": ("obs", data.weights),
+                "covariates": (("obs", "covariate"), data.covariates),
+                "mediator_center": data.mediator_center,
+                "mediator_outcome_rho": ("outcome", _rho_vector(mediator_outcome_rho))},
+                coords={"outcome": list(OUTCOMES), "covariate": data.covariate_columns})})
+        add_effects(idata)
+        idata.posterior.attrs.update({"model_version": MODEL_VERSION,
+                                      "cache_key": f"{label}_{cache.inputs_key(inputs)}",
+                                      "n": data.n, "weighted": int(data.weighted)})
+        return idata
 
-    idata = model.sample_posterior(settings, cores=cores)
-    prior = model.sample_prior_predictive(prior_draws, seed=settings.seed + 1)
-    idata.add_groups({"prior": prior.prior, "prior_predictive": prior.prior_predictive})
-    idata.add_groups({"posterior_predictive": model.sample_posterior_predictive(idata, seed=settings.seed + 2)})
-    idata.add_groups({"observed_data": xr.Dataset({
-        OBSERVED["nrs"]: ("obs", data.mediator),
-        **{OBSERVED[k]: ("obs", data.outcomes[:, j]) for j, k in enumerate(OUTCOMES)}}),
-        "constant_data": xr.Dataset({
-            "dex": ("obs", data.dex), "weights": ("obs", data.weights),
-            "covariates": (("obs", "covariate"), data.covariates),
-            "mediator_center": data.mediator_center,
-            "mediator_outcome_rho": ("outcome", _rho_vector(mediator_outcome_rho))},
-            coords={"outcome": list(OUTCOMES), "covariate": data.covariate_columns})})
-    add_effects(idata)
-    idata.posterior.attrs.update({"model_version": MODEL_VERSION, "cache_key": path.stem,
-                                  "n": data.n, "weighted": int(data.weighted)})
-    if cache:  # write then rename, so a notebook running in parallel never reads a half-written file
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        idata.to_netcdf(partial)
-        os.replace(partial, path)
-    return idata
+    return cache.load_or_compute(label, inputs, compute, modules=("dexmood.mediation",), codec=cache.NETCDF,
+                                 enabled=cache_results)
 
 
-def fit_matched(cohort, settings: SamplerSettings | None = None) -> az.InferenceData:
-    """The book's main analysis (notebook 04): the default matched sample, default priors and settings.
-    Shares the notebook's cache file, so `results_section(fit_matched(cohort))` is fast after the book ran."""
+def prepare_matched(match_result) -> MediationData:
+    """The analysed sample of a match: matched patients with a complete 1-month visit, matching weights.
+
+    Uses only the mediator and the two mood changes (GAD-7, PHQ-9, NRS); other outcome columns (e.g.
+    `satisfaction`) may be absent, and every baseline covariate of the cohort is adjusted for."""
+    from dexmood.cohort import add_changes
+
+    return prepare_data(add_changes(match_result.data), weights="weights")
+
+
+def fit_matched(match_result, settings: Settings | SamplerSettings | None = None, *,
+                model: MediationModel | None = None, priors: Priors | None = None,
+                data: MediationData | None = None, cache_results: bool = True) -> az.InferenceData:
+    """The book's main analysis (notebook 04 and the CLI): the model on the match it is given.
+
+    `match_result`: a `matching.MatchResult` (e.g. `matching.default_match(cohort)`, from the pipeline's
+    matching stage). Compatibility: a `Cohort` is matched with the default specification first."""
+    from dexmood import matching
+
+    if not isinstance(match_result, matching.MatchResult):
+        match_result = matching.default_match(match_result)
+    data = data if data is not None else prepare_matched(match_result)
+    return fit(data, settings=settings or SETTINGS, priors=priors, model=model, label="mediation_matched",
+               cache_results=cache_results)
+
+
+@dataclass
+class WeightedFit:
+    """The weighted full-cohort check: its data (ATT weights, Kish-normalised) and posterior."""
+    data: MediationData
+    idata: az.InferenceData
+
+    @property
+    def kish_ess(self) -> float:
+        return float(self.data.weights.sum())
+
+
+def fit_weighted(cohort_data: pd.DataFrame, *, encoding: CovariateEncoding, model: MediationModel | None = None,
+                 settings: Settings | SamplerSettings | None = None, priors: Priors | None = None,
+                 cache_results: bool = True) -> WeightedFit:
+    """Every patient, LA re-weighted to the DEX group: ATT weights 1 (DEX) and e/(1 − e) (LA) from the
+    default propensity model, the same covariate `encoding` as the matched fit (so a compiled `model` is
+    re-used with new data)."""
     from dexmood import matching
     from dexmood.cohort import add_changes
 
-    match = matching.default_match(cohort)
-    data = prepare_data(add_changes(match.data), weights="weights")
-    return fit(data, settings=settings, label="mediation_matched")
+    propensity = matching.fit_propensity(cohort_data)
+    full = add_changes(cohort_data.loc[propensity.score.index])
+    full["att_weight"] = att_odds_weights(full[TREATMENT].to_numpy(), propensity.score.to_numpy())
+    data = prepare_data(full, weights="att_weight", encoding=encoding)
+    idata = fit(data, settings=settings or SETTINGS, priors=priors, model=model, label="mediation_weighted",
+                cache_results=cache_results)
+    return WeightedFit(data, idata)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -625,6 +684,64 @@ def _summary_row(outcome: str, estimand: str, values: np.ndarray) -> dict:
             "mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))}
 
 
+def effects_mcse(idata: az.InferenceData) -> pd.DataFrame:
+    """ArviZ's Monte-Carlo SE of the median and the 2.5% / 97.5% quantiles in `effects_summary` (same index)."""
+    from dexmood import reproducibility as mc
+
+    def row(outcome, estimand, draws):
+        return {"outcome": outcome, "estimand": estimand, "median": mc.mcse_quantile(draws, 0.5),
+                "ci95_low": mc.mcse_quantile(draws, 0.025), "ci95_high": mc.mcse_quantile(draws, 0.975)}
+
+    rows = [row(o, e, idata.posterior[e].sel(outcome=o).values) for o in OUTCOMES for e in ESTIMANDS]
+    rows.append(row("gad7 − phq9", "proportion_mediated", idata.posterior[DIFFERENCE].values))
+    return pd.DataFrame(rows).set_index(["outcome", "estimand"])
+
+
+def record_interval(name: str, summary: pd.DataFrame, mcse: pd.DataFrame, outcome: str, estimand: str,
+                    percent: bool = False) -> str:
+    """`interval_text`, with its three numbers recorded with their MCSE (`dexmood.reproducibility`)."""
+    from dexmood import reproducibility as mc
+
+    scale, fmt = (100.0, "{:.0f}%") if percent else (1.0, "{:.2f}")
+    for column in ("median", "ci95_low", "ci95_high"):
+        mc.record_value(f"{name}.{column}", scale * summary.loc[(outcome, estimand), column], fmt,
+                        mcse=scale * mcse.loc[(outcome, estimand), column])
+    return interval_text(summary, outcome, estimand, percent=percent)
+
+
+def recorded_display_table(name: str, summary: pd.DataFrame, mcse: pd.DataFrame) -> pd.DataFrame:
+    """`display_table` with every number recorded with its MCSE (for a cell excluded from nbval's exact check)."""
+    from dexmood import reproducibility as mc
+
+    for outcome in OUTCOMES:
+        for estimand in ESTIMANDS:
+            record_interval(f"{name}[{outcome}|{estimand}]", summary, mcse, outcome, estimand,
+                            percent=estimand == "proportion_mediated")
+    table = display_table(summary)
+    mc.record_label(f"{name}[labels]", " ".join([*table.index, *table.columns, table.index.name]))
+    return table
+
+
+def posterior_predictive_mcse(idata: az.InferenceData) -> pd.DataFrame:
+    """Monte-Carlo SE of every number of `posterior_predictive_table` (0 for the observed statistic)."""
+    from dexmood import reproducibility as mc
+
+    dex = idata.constant_data["dex"].values == 1
+    chains, draws = idata.posterior_predictive.sizes["chain"], idata.posterior_predictive.sizes["draw"]
+    rows = []
+    for variable in OBSERVED.values():
+        observed = idata.observed_data[variable].values
+        replicated = idata.posterior_predictive[variable].values.reshape(chains, draws, -1)
+        for mask in (dex, ~dex):
+            for func in (np.mean, lambda v, axis=None: np.std(v, axis=axis, ddof=1)):
+                obs = float(func(observed[mask]))
+                rep = func(replicated[:, :, mask], axis=2)
+                rows.append({"observed": 0.0, "replicated median": mc.mcse_quantile(rep, 0.5),
+                             "replicated 2.5%": mc.mcse_quantile(rep, 0.025),
+                             "replicated 97.5%": mc.mcse_quantile(rep, 0.975), "p": mc.mcse_mean(rep >= obs)})
+    return pd.DataFrame(rows)
+
+
 def interval_text(summary: pd.DataFrame, outcome: str, estimand: str, percent: bool = False) -> str:
     """'-0.35 (-0.71 to -0.09)' or, for shares, '20% (6% to 37%)': posterior median (95% interval)."""
     row = summary.loc[(outcome, estimand)]
@@ -681,11 +798,16 @@ def diagnostics_table(idata: az.InferenceData, var_names=None) -> pd.DataFrame:
     return diagnostics.diagnostics_table(idata, var_names or default_diagnostic_variables(idata))
 
 
-def check_diagnostics(idata: az.InferenceData, var_names=None, rhat_max: float = 1.01,
-                      ess_min: float = 400) -> pd.DataFrame:
-    """`dexmood.diagnostics.check_diagnostics` on the parameters and reported estimands by default."""
-    return diagnostics.check_diagnostics(idata, var_names or default_diagnostic_variables(idata),
-                                         rhat_max=rhat_max, ess_min=ess_min)
+def check_diagnostics(idata: az.InferenceData, var_names=None, rhat_max: float | None = None,
+                      ess_min: float | None = None, settings: Settings = SETTINGS) -> pd.DataFrame:
+    """`dexmood.diagnostics.check_diagnostics` on the parameters and reported estimands by default, with the
+    thresholds of `settings.diagnostics` (R-hat, ESS, divergences) unless given."""
+    thresholds = settings.diagnostics
+    return diagnostics.check_diagnostics(
+        idata, var_names or default_diagnostic_variables(idata),
+        rhat_max=thresholds.rhat_max if rhat_max is None else rhat_max,
+        ess_min=thresholds.ess_min if ess_min is None else ess_min,
+        divergences_max=thresholds.divergences_max)
 
 
 def timing_text(idata: az.InferenceData) -> str:
@@ -755,9 +877,10 @@ def _interaction_ols():
 
 
 def statsmodels_mediation(data: MediationData, outcome: str, *, n_rep: int = 1000, seed: int = 0,
-                          method: str = "parametric") -> pd.DataFrame:
+                          method: str = "parametric", with_mcse: bool = False):
     """statsmodels `Mediation` (Imai, Keele & Tingley 2010, algorithm 1 = "parametric", 2 = "bootstrap") with
     OLS models on the same covariates and DEX × mediator interaction; its summary table (estimate, 95% CI, p).
+    `with_mcse=True` also returns the Monte-Carlo SE of each estimate and bound (from its draws).
     """
     import statsmodels.api as sm
     from statsmodels.stats.mediation import Mediation
@@ -774,12 +897,52 @@ def statsmodels_mediation(data: MediationData, outcome: str, *, n_rep: int = 100
     mediator_model = sm.OLS(pd.Series(mediator, name="mediator"), mediator_exog)
     result = Mediation(outcome_model, mediator_model, "dex", "mediator").fit(
         method=method, n_rep=n_rep, rng=np.random.default_rng(seed))
-    return result.summary()
+    if not with_mcse:
+        return result.summary()
+    from dexmood import reproducibility as mc
+
+    draws = {"ACME (control)": result.ACME_ctrl, "ACME (treated)": result.ACME_tx,
+             "ADE (control)": result.ADE_ctrl, "ADE (treated)": result.ADE_tx, "Total effect": result.total_effect,
+             "Prop. mediated (control)": result.prop_med_ctrl, "Prop. mediated (treated)": result.prop_med_tx,
+             "ACME (average)": result.ACME_avg, "ADE (average)": result.ADE_avg,
+             "Prop. mediated (average)": result.prop_med_avg}
+    # statsmodels' estimate is the mean of its independent draws, its bounds their 2.5% / 97.5% quantiles
+    mcse = pd.DataFrame({name: {"Estimate": mc.mcse_mean(v), "Lower CI bound": mc.mcse_quantile(v, 0.025),
+                                "Upper CI bound": mc.mcse_quantile(v, 0.975)} for name, v in draws.items()}).T
+    return result.summary(), mcse
+
+
+COMPARED = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
+            "ade_treated": "ADE (treated)", "total": "Total effect",
+            "proportion_mediated": "Prop. mediated (average)"}
 
 
 def comparison_table(idata: az.InferenceData, statsmodels_tables: dict[str, pd.DataFrame],
-                     truth: dict | None = None) -> pd.DataFrame:
-    """Posterior median [95% CrI] next to statsmodels' estimate [95% CI] (and the simulation truth)."""
+                     truth: dict | None = None, *, mcse: tuple[pd.DataFrame, dict] | None = None):
+    """Posterior median [95% CrI] next to statsmodels' estimate [95% CI] (and the simulation truth).
+
+    `mcse=(effects_mcse(idata), {outcome: statsmodels MCSE table})` also returns a table of the Monte-Carlo SE
+    of every number (0 for the truth), for `reproducibility.record_table`."""
+    if mcse is not None:
+        table = comparison_table(idata, statsmodels_tables, truth)
+        post, sm = mcse
+        rows = []
+        for outcome in OUTCOMES:
+            for estimand, sm_name in COMPARED.items():
+                row = {"posterior median": post.loc[(outcome, estimand), "median"],
+                       "CrI 2.5%": post.loc[(outcome, estimand), "ci95_low"],
+                       "CrI 97.5%": post.loc[(outcome, estimand), "ci95_high"]}
+                if outcome in sm:
+                    row.update({"statsmodels": sm[outcome].loc[sm_name, "Estimate"],
+                                "CI 2.5%": sm[outcome].loc[sm_name, "Lower CI bound"],
+                                "CI 97.5%": sm[outcome].loc[sm_name, "Upper CI bound"]})
+                if truth is not None:
+                    row["truth"] = 0.0
+                rows.append(row)
+        errors = pd.DataFrame(rows, index=table.index)
+        errors.insert(0, "outcome", np.nan)
+        errors.insert(1, "estimand", np.nan)
+        return table, errors
     names = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
              "ade_treated": "ADE (treated)", "total": "Total effect",
              "proportion_mediated": "Prop. mediated (average)"}
@@ -803,10 +966,52 @@ def comparison_table(idata: az.InferenceData, statsmodels_tables: dict[str, pd.D
 
 
 def truth_value(truth: dict, outcome: str, estimand: str) -> float:
-    """The simulation's true value of an estimand (`cohort.truth["mediation_treated"]` or `[..._all]`)."""
+    """The simulation's true value of an estimand (`sample_truth(...)`, `cohort.truth["mediation_treated"]`)."""
     block = truth[outcome]
     return float(block[estimand] if estimand in block else {
         "ade_average": (block["ade_treated"] + block["ade_control"]) / 2}[estimand])
+
+
+def sample_truth(cohort, data: MediationData) -> dict | None:
+    """True natural effects for the patients the estimate averages over (simulated data only, else None).
+
+    The posterior estimands average over the analysed sample (matched DEX *and* LA patients with a complete
+    visit, with their likelihood weights), so their truth is the same average of each patient's potential
+    outcomes Y(t, M(t′)), re-drawn with `cohort.draw_world` from the cohort's design and seed — not the mean
+    over all DEX patients (`cohort.truth["mediation_treated"]`), which is another population. Raises if the
+    re-drawn world does not reproduce the analysed patients' observed scores."""
+    if not getattr(cohort, "simulated", False) or not cohort.truth:
+        return None
+    from dexmood import cohort as cohort_module
+
+    def as_tuples(value):
+        return tuple(as_tuples(v) for v in value) if isinstance(value, list | tuple) else value
+
+    design = cohort_module.SimulationDesign(**{k: as_tuples(v) for k, v in cohort.truth["design"].items()})
+    world = cohort_module.draw_world(design, seed=cohort.truth["seed"])
+    world_frame = world.frame()
+    rows = pd.Index(world_frame["patient_id"]).get_indexer(data.frame["patient_id"])
+    if np.any(rows < 0):
+        raise ValueError("the analysed patients are not in the re-drawn simulated world")
+    for column in ("gad7_1m", "phq9_1m", "nrs_1m"):
+        if not np.allclose(world_frame[column].to_numpy()[rows], data.frame[column].to_numpy()):
+            raise ValueError(f"the re-drawn simulated world does not reproduce {column} of the analysed patients")
+    weights = data.weights / data.weights.sum()
+    truth = {}
+    for outcome in OUTCOMES:
+        y = {key: values[rows] for key, values in world.mood[outcome].items()}
+
+        def mean(diff):
+            return float(np.sum(weights * diff))
+
+        block = {"acme_treated": mean(y[1, 1] - y[1, 0]), "acme_control": mean(y[0, 1] - y[0, 0]),
+                 "ade_control": mean(y[1, 0] - y[0, 0]), "ade_treated": mean(y[1, 1] - y[0, 1]),
+                 "total": mean(y[1, 1] - y[0, 0])}
+        block["acme_average"] = (block["acme_treated"] + block["acme_control"]) / 2
+        block["ade_average"] = (block["ade_treated"] + block["ade_control"]) / 2
+        block["proportion_mediated"] = block["acme_average"] / block["total"] if block["total"] else float("nan")
+        truth[outcome] = block
+    return truth
 
 
 def published_band() -> tuple[float, float]:

@@ -77,12 +77,9 @@ def estimate_effects(match_result: matching.MatchResult, cohort: cohort_mod.Coho
 
 
 def fit_mediation(match_result: matching.MatchResult, settings: Settings = SETTINGS):
-    """Stage 4: the Bayesian mediation model on the matched sample it is given; diagnostics enforced."""
-    data = mediation.prepare_data(cohort_mod.add_changes(match_result.data), weights="weights")
-    sampler = mediation.SamplerSettings(draws=settings.sampler.draws, tune=settings.sampler.tune,
-                                        chains=settings.sampler.chains, seed=settings.seed,
-                                        sampler=settings.sampler.sampler)
-    posterior = mediation.fit(data, settings=sampler, label="mediation_matched")
+    """Stage 4: the Bayesian mediation model on the matched sample it is given; diagnostics enforced
+    (`DiagnosticsError` if R-hat, ESS or divergences fail the thresholds of `settings.diagnostics`)."""
+    posterior = mediation.fit_matched(match_result, settings)
     mediation.check_diagnostics(posterior, rhat_max=settings.diagnostics.rhat_max,
                                 ess_min=settings.diagnostics.ess_min)
     return posterior
