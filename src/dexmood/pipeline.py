@@ -80,8 +80,7 @@ def fit_mediation(match_result: matching.MatchResult, settings: Settings = SETTI
     """Stage 4: the Bayesian mediation model on the matched sample it is given; diagnostics enforced
     (`DiagnosticsError` if R-hat, ESS or divergences fail the thresholds of `settings.diagnostics`)."""
     posterior = mediation.fit_matched(match_result, settings)
-    mediation.check_diagnostics(posterior, rhat_max=settings.diagnostics.rhat_max,
-                                ess_min=settings.diagnostics.ess_min)
+    mediation.check_diagnostics(posterior, settings=settings)
     return posterior
 
 
