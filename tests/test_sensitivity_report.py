@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from dexmood import cohort, matching, paths
+from dexmood import cohort, matching, paths, tables
 from dexmood import sensitivity as sens
 from dexmood.sensitivity import report
 from dexmood.settings import SETTINGS
@@ -45,7 +45,7 @@ def test_a_method_that_could_not_run_shows_its_reason(computed):
     results, _ = computed
     broken = sens.SensitivityResults(parts=dict(results.parts), settings=results.settings)
     broken.parts["specification"] = sens.confounding.AnalysisNotPossible("no control within the caliper.")
-    assert "no control within the caliper" in report.show(broken, "specification").data
+    assert "no control within the caliper" in report.table_or_box(broken, "specification").data
     board = sens.dashboard(broken)
     spec = board[board["check"].str.startswith("specification")]
     assert (spec["grade"].astype(str) == "not assessed").all()
@@ -59,3 +59,15 @@ def test_every_glue_reference_of_notebook_05_is_an_expected_key():
     prose = " ".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
     referenced = set(re.findall(r"\{glue:text\}`([^`]+)`", prose))
     assert referenced and referenced <= set(report.expected_keys())
+
+
+def test_every_view_is_a_numbered_table(computed):
+    results, board = computed
+    for view, (name, caption, options) in report.TABLES.items():
+        shown = report.table_or_box(results, view)
+        if not results.ok(report.VIEWS[view][0]):
+            continue
+        table = tables.table(shown, name, caption, **options)
+        assert table.label == f"tbl-{name}" and table.rows
+    assert set(report.TABLES) == set(report.VIEWS)
+    tables.table(sens.display_board(board), "nb05-dashboard", "The dashboard.", index=True)

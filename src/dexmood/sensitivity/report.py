@@ -1,8 +1,9 @@
 """What notebook 05 shows and glues, computed from a `SensitivityResults` (the notebook only calls these).
 
 `glue_values` returns every number and verdict sentence of the page's prose as text (a method that could not
-run gives its reason instead, so the page still builds for any cohort); `glue` glues them; `show` and `plot`
-return a method's table or figure, or a note box with the reason it could not run.
+run gives its reason instead, so the page still builds for any cohort); `glue` glues them; `show` displays a
+method's table as a numbered, captioned table (`dexmood.tables`, label ``tbl-nb05-<name>`` from `TABLES`) and
+`plot` returns its figure, or each displays a note box with the reason the method could not run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from dexmood import book
+from dexmood import book, tables
 from dexmood.sensitivity import figures, missing, randomisation, specification, verdicts
 from dexmood.sensitivity._common import MEDIATED_OUTCOMES, OUTCOME_LABELS, OUTCOMES
 from dexmood.sensitivity.dashboard import SensitivityResults, dashboard, dashboard_counts, subgroup_verdict
@@ -224,12 +225,58 @@ VIEWS = {
 }
 
 
-def show(results: SensitivityResults, view: str):
-    """The table `view` as displayed on the page, or a note box with the reason its method could not run."""
+#: view name -> (table name, caption, options of `dexmood.tables.show`); the label is ``tbl-<table name>``
+TABLES = {
+    "main": ("nb05-main", "The main estimate per outcome: ATT (DEX − LA, 1-month change) with its 95% CI, pooled "
+             "within-group SD of the change (score points), standardised effect d and complete pairs.",
+             {"decimals": 2}),
+    "subgroups": ("nb05-subgroups", "ATT per subgroup level (comorbidity; baseline severity) with its 95% CI in score "
+                  "points, its p-value and the F test of the interaction; a level with too few patients per arm is "
+                  "not estimated.",
+                  {"decimals": {"df": 1, "df_denominator": 1, "p": 3, "p_interaction": 3}}),
+    "specification": ("nb05-specification", "The specification curve per outcome: main ATT, smallest and largest ATT "
+                      "over the ATT specifications (score points), how many were estimable, agree in sign and "
+                      "exclude 0, and the overlap-weighted ATO.", {"decimals": 2}),
+    "evalues": ("nb05-evalues", "E-values per outcome: ATT (score points), standardised effect d, the approximate "
+                "risk ratio and the E-values of the point estimate and of the CI limit closer to 0.",
+                {"decimals": 2}),
+    "rosenbaum": ("nb05-rosenbaum", "Rosenbaum bounds: upper bound of the one-sided Wilcoxon signed-rank p-value per "
+                  "outcome at each Γ (the odds ratio of hidden bias in treatment assignment).", {"decimals": 4}),
+    "bias": ("nb05-bias", "Bayesian bias analysis per outcome and bias prior: prior scale, ATT and bias-corrected "
+             "effect θ with its 95% interval (score points), probability of benefit and the tipping bias.",
+             {"decimals": 2, "index": True}),
+    "medsens_check": ("nb05-medsens-check", "The closed-form ACME under correlation ρ against the iterative medsens "
+                      "computation (score points), and their relative difference.",
+                      {"decimals": {"closed_form": 3, "iterative": 3, "relative_difference": 6}}),
+    "monte_carlo": ("nb05-monte-carlo", "ACME with ρ drawn from its prior (score points): mean, SD, median and 95% "
+                    "interval, share of draws on the side of the median, the quadrature check, and the ρ at which "
+                    "the ACME is 0.", {"decimals": 2}),
+    "missing": ("nb05-missing", "Complete cases against multiple imputation per outcome (ATT and 95% CI in score "
+                "points; FMI: fraction of missing information), imputed patients per group, and the δ that tips "
+                "the result.", {"decimals": {"fmi": 3, "share_imputed_dex": 3}}),
+    "randomisation": ("nb05-randomisation", "Randomisation (sign-flip) test per outcome: pairs, mean pair "
+                      "difference, SD and largest absolute value of the randomisation distribution (score points), "
+                      "and the p-value.", {"decimals": {"p": 4}}),
+}
+
+
+def table_or_box(results: SensitivityResults, view: str):
+    """The table `view` as a DataFrame, or a note box with the reason its method could not run."""
     name, shown = VIEWS[view]
     if not results.ok(name):
         return not_possible_box(results.reason(name))
     return shown(results.get(name))
+
+
+def show(results: SensitivityResults, view: str) -> None:
+    """Display the table `view` as a numbered, captioned table (label ``tbl-`` + its name in `TABLES`), or a note
+    box with the reason its method could not run."""
+    shown = table_or_box(results, view)
+    if isinstance(shown, Markdown):
+        display(shown)
+        return
+    name, caption, options = TABLES[view]
+    tables.show(shown, name, caption, **options)
 
 
 def _medsens_figure(part, results):
