@@ -272,10 +272,12 @@ def show(results: SensitivityResults, view: str) -> None:
     """Display the table `view` as a numbered, captioned table (label ``tbl-`` + its name in `TABLES`), or a note
     box with the reason its method could not run."""
     shown = table_or_box(results, view)
+    name, caption, options = TABLES[view]
     if isinstance(shown, Markdown):
         display(shown)
+        # the text cites the table: keep its number, with the reason as its only row
+        tables.show(pd.DataFrame({"not available": [results.reason(VIEWS[view][0])]}), name, caption)
         return
-    name, caption, options = TABLES[view]
     tables.show(shown, name, caption, **options)
 
 
