@@ -767,8 +767,9 @@ def results_section(idata_or_summary) -> dict:
     "acme" is ACME(treated) (the total natural indirect effect), "ade" is ADE(control) (the pure natural
     direct effect), so acme + ade = total; "acme_control" and "ade_treated" complete the decomposition.
     """
-    summary = (effects_summary(idata_or_summary) if isinstance(idata_or_summary, az.InferenceData)
-               else idata_or_summary)
+    posterior = isinstance(idata_or_summary, az.InferenceData)
+    summary = effects_summary(idata_or_summary) if posterior else idata_or_summary
+    mcse = effects_mcse(idata_or_summary) if posterior else None
     keys = {"acme": "acme_treated", "acme_control": "acme_control", "ade": "ade_control",
             "ade_treated": "ade_treated", "total": "total", "proportion_mediated": "proportion_mediated"}
     block = {}
@@ -778,6 +779,9 @@ def results_section(idata_or_summary) -> dict:
             row = summary.loc[(outcome, estimand)]
             block[outcome][key] = {"estimate": round(float(row["median"]), 4),
                                    "ci95": [round(float(row["ci95_low"]), 4), round(float(row["ci95_high"]), 4)]}
+            if mcse is not None:  # Monte-Carlo SE of the three numbers (for tolerance checks on another CPU)
+                err = mcse.loc[(outcome, estimand)]
+                block[outcome][key]["mcse"] = [round(float(err[c]), 5) for c in ("median", "ci95_low", "ci95_high")]
     return {"mediation": block}
 
 

@@ -364,3 +364,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def reference_summary():
+    """One row per notebook with a stored Monte-Carlo reference: how many displayed numbers it checks within
+    their Monte-Carlo error, by a stated tolerance, or as exact text, and the median allowed difference."""
+    import pandas as pd
+
+    rows = []
+    for path in sorted(REFERENCE_DIR.glob("*.json")):
+        entries = list(load(path).values())
+        with_mcse = [e for e in entries if e.value is not None and not e.exact and e.tolerance is None]
+        allowed = [K * math.sqrt(2) * e.mcse + display_unit(e.fmt) / 2 for e in with_mcse]
+        rows.append({"notebook": path.stem, "within MC error": len(with_mcse),
+                     "stated tolerance": sum(1 for e in entries if e.tolerance is not None),
+                     "exact": sum(1 for e in entries if e.exact or e.value is None),
+                     "median allowed difference": float(np.median(allowed)) if allowed else float("nan")})
+    return pd.DataFrame(rows)

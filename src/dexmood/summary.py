@@ -11,6 +11,7 @@ from myst_nb import glue
 
 from dexmood import book, published_summary
 from dexmood import cohort as cohort_mod
+from dexmood import reproducibility as mc
 from dexmood.settings import OUTCOME_NAMES
 
 
@@ -104,12 +105,30 @@ def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Coho
         book.glue_value(f"nb09_att_{outcome}_ci", f"{entry['ci95'][0]:.2f} to {entry['ci95'][1]:.2f}")
     for outcome, entry in results.get("mediation", {}).items():
         share = entry["proportion_mediated"]
-        book.glue_value(f"nb09_pm_{outcome}", f"{100 * share['estimate']:.0f}%")
-        book.glue_value(f"nb09_pm_{outcome}_ci", f"{100 * share['ci95'][0]:.0f}–{100 * share['ci95'][1]:.0f}%")
+        mcse = [100 * m for m in share.get("mcse", [0.0, 0.0, 0.0])]
+        book.glue_value(f"nb09_pm_{outcome}", 100 * share["estimate"], "{:.0f}%", mcse=mcse[0])
+        low = mc.record_value(f"nb09_pm_{outcome}_ci.low", 100 * share["ci95"][0], "{:.0f}", mcse=mcse[1])
+        high = mc.record_value(f"nb09_pm_{outcome}_ci.high", 100 * share["ci95"][1], "{:.0f}", mcse=mcse[2])
+        book.glue_value(f"nb09_pm_{outcome}_ci", f"{low}–{high}%")
     if "matching" in results:
         book.glue_value("nb09_pairs", str(results["matching"]["pairs"]))
     book.glue_value("nb09_headline", headline_sentence(results))
     book.glue_value("nb09_mediation_sentence", mediation_sentence(results))
+    record_findings(findings, results)
+
+
+def record_findings(findings: pd.DataFrame, results: dict) -> None:
+    """Record what the findings table and the glued sentences show for the Monte-Carlo check (issue 20):
+    the posterior numbers of the mediation rows with their MCSE, every other cell as exact text."""
+    mediation_rows = findings["finding"].str.startswith("share of the")
+    for column in findings.columns:
+        mc.record_label(f"nb09_findings[{column}]", column)
+        for index, text in findings[column].items():
+            if mediation_rows[index] and column.startswith("this book"):
+                continue  # recorded as numbers with their MCSE in glue_findings
+            mc.record_label(f"nb09_findings[{index}|{column}]", str(text))
+    # the caption and headers, and the glued tables' text form (an object address, sanitized to 0x…)
+    mc.record_label("nb09_findings[caption]", "Table nb09-key-findings 95% CI CrI 1–5 1:1 Styler at 0x")
 
 
 def headline_sentence(results: dict) -> str:
