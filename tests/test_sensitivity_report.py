@@ -130,3 +130,23 @@ def test_show_records_what_it_shows(computed):
         assert entries["nb05_bias_ci_gad7[ci_low]"].mcse > 0
     finally:
         mc.clear()
+
+
+def test_recording_survives_a_method_that_could_not_run(computed):
+    from dexmood import reproducibility as mc
+
+    results, _ = computed
+    broken = sens.SensitivityResults(parts=dict(results.parts), settings=results.settings)
+    broken.parts["specification"] = sens.confounding.AnalysisNotPossible("no control within the caliper.")
+    broken.parts["bias"] = sens.confounding.AnalysisNotPossible("the covariates did not move the estimate.")
+    board = sens.dashboard(broken)
+    mc.clear()
+    try:
+        report.glue(broken, board)
+        report.show(broken, "specification")
+        report.show_dashboard(broken, board)
+        entries = mc.entries()
+        assert "caliper" in entries["nb05_specification[reason]"].text
+        assert entries["nb05_spec_min_gad7"].text == report.NOT_AVAILABLE
+    finally:
+        mc.clear()
