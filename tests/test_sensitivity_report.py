@@ -71,3 +71,82 @@ def test_every_view_is_a_numbered_table(computed):
         assert table.label == f"tbl-{name}" and table.rows
     assert set(report.TABLES) == set(report.VIEWS)
     tables.table(sens.display_board(board), "nb05-dashboard", "The dashboard.", index=True)
+
+
+# --- issue 20: Monte-Carlo numbers are recorded with their MCSE ------------------------------------------------
+
+def test_bias_analysis_mcse_matches_the_spread_of_independent_runs():
+    import numpy as np
+    from scipy import stats
+
+    prior = stats.norm(0.0, 0.8)
+    runs = [sens.bias_analysis(-2.0, 0.4, prior, n_draws=2000, seed=seed) for seed in range(40)]
+    errors = sens.confounding.bias_mcse(runs[0], -2.0)
+    assert errors["corrected_median"] == pytest.approx(np.std([r.median for r in runs], ddof=1), rel=0.4)
+    assert errors["ci_low"] == pytest.approx(np.std([r.ci_low for r in runs], ddof=1), rel=0.5)
+    assert errors["p_benefit"] == pytest.approx(np.std([r.p_same_sign for r in runs], ddof=1), rel=0.5)
+
+
+def test_randomisation_and_imputation_mcse():
+    import numpy as np
+
+    from dexmood.sensitivity import missing, randomisation
+
+    d = np.random.default_rng(1).normal(-0.3, 1.0, 60)
+    runs = [randomisation.randomisation_test(d, n_permutations=2000, seed=seed) for seed in range(30)]
+    errors = randomisation.randomisation_mcse(runs[0])
+    assert errors["p_mcse"] == pytest.approx(np.sqrt(runs[0]["p"] * (1 - runs[0]["p"]) / 2000))
+    assert errors["p_mcse"] == pytest.approx(np.std([r["p"] for r in runs], ddof=1), rel=0.5)
+    assert errors["randomisation_sd_mcse"] == pytest.approx(np.std([r["null_sd"] for r in runs], ddof=1), rel=0.5)
+    pooled = missing.rubin_combine([1.0, 1.2, 0.8, 1.1], [0.04] * 4)
+    assert pooled["mcse"] == pytest.approx(np.std([1.0, 1.2, 0.8, 1.1], ddof=1) / 2)
+
+
+def test_monte_carlo_tables_carry_an_mcse_for_every_monte_carlo_column(computed):
+    results, _ = computed
+    for view in ("bias", "missing", "randomisation"):
+        shown, mcse = report.split_mcse(report.VIEWS[view][1](results.get(view)))
+        assert not any(c.endswith("_mcse") for c in shown.columns)
+        assert (mcse.select_dtypes("number") >= 0).all().all() and mcse.to_numpy().sum() > 0
+    shown, mcse = report.split_mcse(report.VIEWS["bias"][1](results.get("bias")))
+    assert (mcse["att"] == 0).all() and (mcse["ci_low"] > 0).all()
+
+
+def test_show_records_what_it_shows(computed):
+    from dexmood import reproducibility as mc
+
+    results, board = computed
+    mc.clear()
+    try:
+        for view in report.MONTE_CARLO_VIEWS:
+            if results.ok(report.VIEWS[view][0]):
+                texts = report.recorded_table(results, view)
+                recorded = {e.text for e in mc.entries().values()}
+                assert set(texts.to_numpy().ravel()) <= recorded
+        report.glue(results, board, cohort.published())
+        report.show_dashboard(results, board)
+        entries = mc.entries()
+        assert entries["nb05_rand_p_gad7"].mcse > 0 and entries["nb05_widest_spec"].mcse is None
+        assert entries["nb05_bias_ci_gad7[ci_low]"].mcse > 0
+    finally:
+        mc.clear()
+
+
+def test_recording_survives_a_method_that_could_not_run(computed):
+    from dexmood import reproducibility as mc
+
+    results, _ = computed
+    broken = sens.SensitivityResults(parts=dict(results.parts), settings=results.settings)
+    broken.parts["specification"] = sens.confounding.AnalysisNotPossible("no control within the caliper.")
+    broken.parts["bias"] = sens.confounding.AnalysisNotPossible("the covariates did not move the estimate.")
+    board = sens.dashboard(broken)
+    mc.clear()
+    try:
+        report.glue(broken, board)
+        report.show(broken, "specification")
+        report.show_dashboard(broken, board)
+        entries = mc.entries()
+        assert "caliper" in entries["nb05_specification[reason]"].text
+        assert entries["nb05_spec_min_gad7"].text == report.NOT_AVAILABLE
+    finally:
+        mc.clear()

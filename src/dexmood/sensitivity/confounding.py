@@ -246,6 +246,17 @@ def bias_analysis(estimate: float, se: float, bias_prior, *, n_draws: int = SETT
                         tipping_prior_mean=tipping_bias(estimate, se, prior_sd))
 
 
+def bias_mcse(analysis: BiasAnalysis, estimate: float) -> dict:
+    """Monte-Carlo SEs (issue 20) of the summaries of `bias_analysis` (independent draws): the median and the
+    95% interval limits (ArviZ's quantile MCSE) and the probability of benefit (MCSE of a mean indicator)."""
+    from dexmood import reproducibility as mc
+
+    draws = np.asarray(analysis.draws, dtype=float)
+    return {"corrected_median": mc.mcse_quantile(draws, 0.5), "ci_low": mc.mcse_quantile(draws, 0.025),
+            "ci_high": mc.mcse_quantile(draws, 0.975),
+            "p_benefit": mc.mcse_mean((direction(estimate) * draws > 0).astype(float))}
+
+
 def normal_bias_posterior(estimate: float, se: float, bias_mean: float, bias_sd: float) -> dict:
     """Closed form of `bias_analysis` for a normal prior: θ ~ Normal(estimate − μ, √(se² + σ²))."""
     mean, sd = estimate - bias_mean, float(np.sqrt(se**2 + bias_sd**2))
@@ -295,7 +306,8 @@ def bias_table(frame: pd.DataFrame, matched: pd.DataFrame, outcomes=OUTCOMES, *,
             rows.append({"outcome": key, "prior": name, "prior_scale": priors["shift"], "att": estimate.estimate,
                          "corrected_median": result.median, "ci_low": result.ci_low, "ci_high": result.ci_high,
                          "p_benefit": result.p_same_sign, "tipping_bias": result.tipping_bias,
-                         "tipping_prior_mean": result.tipping_prior_mean})
+                         "tipping_prior_mean": result.tipping_prior_mean,
+                         **{f"{column}_mcse": value for column, value in bias_mcse(result, estimate.estimate).items()}})
     return pd.DataFrame(rows), chosen
 
 

@@ -140,7 +140,42 @@ def monte_carlo_medsens(fits: dict, outcome: str, prior_sd: float = RHO_PRIOR_SD
             "acme_high": float(high), "share_same_sign": float(np.mean(np.sign(moved) == np.sign(median))),
             "quadrature_mean": q_mean, "quadrature_sd": float(np.sqrt(weights @ second - q_mean**2)),
             "rho_zero_median": float(z_median), "rho_zero_low": float(z_low), "rho_zero_high": float(z_high),
-            "draws": moved, "rho_zero_draws": zero}
+            "draws": moved, "rho_zero_draws": zero,
+            **monte_carlo_mcse(moved, zero, per_node, weights, float(median), _chains(fits, n, settings))}
+
+
+def _chains(fits: dict, n: int, settings: Settings) -> int:
+    chains = int(fits.get("chains", sampler_settings(settings).chains))
+    return chains if chains > 0 and n % chains == 0 else 1
+
+
+def monte_carlo_mcse(moved, zero, per_node, weights, median: float, chains: int) -> dict:
+    """Monte-Carlo SEs (issue 20) of every number of `monte_carlo_medsens`, from the draws cut back into their
+    chains (the posterior draws are stacked chain by chain): ArviZ's MCSE for the mean and the quantiles,
+    batch means for the SD, the share on the side of the median and the two quadrature moments."""
+    from dexmood import reproducibility as mc
+
+    def chained(values):
+        return np.asarray(values, dtype=float).reshape(chains, -1)
+
+    moved, zero = chained(moved), chained(zero)
+    nodes = [chained(v) for v in per_node]
+
+    def q_mean(*blocks):
+        return float(weights @ np.array([b.mean() for b in blocks]))
+
+    def q_sd(*blocks):
+        mean = q_mean(*blocks)
+        return float(np.sqrt(max(weights @ np.array([np.mean(b**2) for b in blocks]) - mean**2, 0.0)))
+
+    return {"acme_mean_mcse": mc.mcse_mean(moved),
+            "acme_sd_mcse": mc.mcse_batch(lambda x: np.std(x, ddof=1), moved),
+            "acme_median_mcse": mc.mcse_quantile(moved, 0.5), "acme_low_mcse": mc.mcse_quantile(moved, 0.025),
+            "acme_high_mcse": mc.mcse_quantile(moved, 0.975),
+            "share_same_sign_mcse": mc.mcse_mean((np.sign(moved) == np.sign(median)).astype(float)),
+            "quadrature_mean_mcse": mc.mcse_batch(q_mean, *nodes), "quadrature_sd_mcse": mc.mcse_batch(q_sd, *nodes),
+            "rho_zero_median_mcse": mc.mcse_quantile(zero, 0.5), "rho_zero_low_mcse": mc.mcse_quantile(zero, 0.025),
+            "rho_zero_high_mcse": mc.mcse_quantile(zero, 0.975)}
 
 
 def monte_carlo_table(results: dict) -> pd.DataFrame:

@@ -4,6 +4,12 @@
 run gives its reason instead, so the page still builds for any cohort); `glue` glues them; `show` displays a
 method's table as a numbered, captioned table (`dexmood.tables`, label ``tbl-nb05-<name>`` from `TABLES`) and
 `plot` returns its figure, or each displays a note box with the reason the method could not run.
+
+Issue 20: every Monte-Carlo number the page shows (bootstrap, bias-analysis draws, PyMC fits at fixed ρ,
+multiple imputation, sign flips) is recorded by `dexmood.reproducibility` where it is shown — `glue` (the glued
+texts), `show` for `MONTE_CARLO_VIEWS` (the tables, displayed as the recorded texts) and `show_dashboard` — with
+the Monte-Carlo SE its package function computed (the `<column>_mcse` columns of the tables) or a stated
+tolerance (`TOLERANCES`); deterministic numbers and verdict texts in those cells are recorded as exact labels.
 """
 
 from __future__ import annotations
@@ -13,9 +19,16 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from dexmood import book, tables
+from dexmood import reproducibility as mc
 from dexmood.sensitivity import figures, missing, randomisation, specification, verdicts
 from dexmood.sensitivity._common import MEDIATED_OUTCOMES, OUTCOME_LABELS, OUTCOMES
-from dexmood.sensitivity.dashboard import SensitivityResults, dashboard, dashboard_counts, subgroup_verdict
+from dexmood.sensitivity.dashboard import (
+    SensitivityResults,
+    dashboard,
+    dashboard_counts,
+    display_board,
+    subgroup_verdict,
+)
 from dexmood.sensitivity.medsens_monte_carlo import RHO_PRIOR_SD, monte_carlo_table
 from dexmood.verdict import Grade
 
@@ -185,10 +198,69 @@ def glue_values(results: SensitivityResults, board: pd.DataFrame | None = None,
     return values
 
 
+def _table_mcse(results: SensitivityResults, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return split_mcse(VIEWS[view][1](results.get(VIEWS[view][0])))
+
+
+def glue_numbers(results: SensitivityResults) -> dict[str, list[tuple]]:
+    """The Monte-Carlo numbers in the glued texts of `glue_values` (issue 20): glued name → its parts as
+    (record name, value, format, {"mcse": …} or {"tolerance": …}), with the MCSEs the package computed."""
+    out: dict[str, list[tuple]] = {}
+
+    def part(name, record, value, fmt="{:.2f}", **error):
+        out.setdefault(name, []).append((record, value, fmt, error))
+
+    if results.ok("specification"):
+        summary, _ = _table_mcse(results, "specification")
+        for key, row in summary.iterrows():
+            # a count of intervals (stated tolerance, see TOLERANCES); the number of specifications is fixed
+            part(f"nb05_spec_excl_{key}", f"nb05_spec_excl_{key}", row["ci_excludes_0"], "{:d}", tolerance=1.0)
+            part(f"nb05_spec_excl_{key}", f"nb05_spec_excl_{key}[of]", row["specifications"], "{:d}", mcse=0.0)
+    if results.ok("bias"):
+        table, mcse = _table_mcse(results, "bias")
+        for key in OUTCOMES:
+            row, error = table.loc[(key, "favouring DEX")], mcse.loc[(key, "favouring DEX")]
+            part(f"nb05_bias_p_{key}", f"nb05_bias_p_{key}", row["p_benefit"], mcse=error["p_benefit"])
+            for end in ("ci_low", "ci_high"):
+                part(f"nb05_bias_ci_{key}", f"nb05_bias_ci_{key}[{end}]", row[end], mcse=error[end])
+    if results.ok("monte_carlo"):
+        table, mcse = _table_mcse(results, "monte_carlo")
+        for key, row in table.iterrows():
+            for name, columns in ((f"nb05_mc_acme_{key}", ["acme_median"]),
+                                  (f"nb05_mc_acme_ci_{key}", ["acme_low", "acme_high"]),
+                                  (f"nb05_mc_share_{key}", ["share_same_sign"]),
+                                  (f"nb05_mc_rho_{key}", ["rho_zero_median"]),
+                                  (f"nb05_mc_rho_ci_{key}", ["rho_zero_low", "rho_zero_high"])):
+                for column in columns:
+                    record = name if len(columns) == 1 else f"{name}[{column}]"
+                    part(name, record, row[column], mcse=mcse.loc[key, column])
+    if results.ok("missing"):
+        table, mcse = _table_mcse(results, "missing")
+        for key, row in table.iterrows():
+            part(f"nb05_mi_{key}", f"nb05_mi_{key}", row["mi_estimate"], mcse=mcse.loc[key, "mi_estimate"])
+            for end in ("mi_ci_low", "mi_ci_high"):
+                part(f"nb05_mi_ci_{key}", f"nb05_mi_ci_{key}[{end}]", row[end], mcse=mcse.loc[key, end])
+    if results.ok("randomisation"):
+        table, mcse = _table_mcse(results, "randomisation")
+        for key, row in table.iterrows():
+            part(f"nb05_rand_p_{key}", f"nb05_rand_p_{key}", row["p"], "{:.4f}", mcse=mcse.loc[key, "p"])
+    return out
+
+
 def glue(results: SensitivityResults, board: pd.DataFrame | None = None, published: dict | None = None) -> int:
-    """Glue every value of `glue_values` (returns how many)."""
+    """Glue every value of `glue_values` (returns how many), recording each for `dexmood.reproducibility`: the
+    Monte-Carlo numbers of `glue_numbers` with their MCSE (or stated tolerance), every other text (deterministic
+    numbers, verdicts chosen from them, labels) as an exact label."""
     values = glue_values(results, board, published)
+    numbers = glue_numbers(results)
     for name, text in values.items():
+        if name in numbers:
+            for record, value, fmt, error in numbers[name]:
+                recorded = mc.record_value(record, value, fmt, **error)
+                if recorded not in text:
+                    raise AssertionError(f"{name}: glued {text!r} does not show the recorded {recorded!r}")
+        else:
+            mc.record_label(name, text)
         book.glue_value(name, text, "{}")
     return len(values)
 
@@ -260,25 +332,143 @@ TABLES = {
 }
 
 
+MCSE_SUFFIX = "_mcse"
+
+#: The tables whose numbers are Monte-Carlo (issue 20): `show` records every number they display, with the
+#: Monte-Carlo SE the package computed beside it (a `<column>_mcse` column), and the notebook excludes their
+#: cells from nbval's exact comparison.
+MONTE_CARLO_VIEWS = ("specification", "bias", "monte_carlo", "missing", "randomisation")
+
+#: Monte-Carlo numbers without an MCSE, checked within a stated absolute tolerance instead (issue 20):
+#: - how many ATT intervals exclude 0 counts intervals; the AIPW one is a percentile bootstrap interval, so the
+#:   count may move by one when that interval ends within its Monte-Carlo error of 0;
+#: - the fraction of missing information is a ratio of between- to total variance over 20 imputations: ± 0.05;
+#: - the largest |value| of the randomisation distribution is an extreme of the sign flips: ± 10% of it.
+TOLERANCES = {"specification": {"ci_excludes_0": lambda value: 1.0},
+              "missing": {"fmi": lambda value: 0.05},
+              "randomisation": {"randomisation_max_abs": lambda value: 0.1 * abs(value)}}
+
+
+def split_mcse(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A table with `<column>_mcse` columns → (the table without them, the MCSEs aligned with it; 0 for a
+    column without an MCSE column, i.e. a deterministic one)."""
+    columns = [c for c in frame.columns if str(c).endswith(MCSE_SUFFIX)]
+    shown = frame.drop(columns=columns)
+    mcse = pd.DataFrame(0.0, index=shown.index, columns=shown.columns)
+    for column in columns:
+        mcse[column.removesuffix(MCSE_SUFFIX)] = frame[column].astype(float).to_numpy()
+    return shown, mcse
+
+
 def table_or_box(results: SensitivityResults, view: str):
     """The table `view` as a DataFrame, or a note box with the reason its method could not run."""
     name, shown = VIEWS[view]
     if not results.ok(name):
         return not_possible_box(results.reason(name))
-    return shown(results.get(name))
+    return split_mcse(shown(results.get(name)))[0]
+
+
+def _cell(value, decimals: int):
+    """A cell of a displayed table as `dexmood.tables` shows it: a number stays a number (recorded with its
+    format), anything else becomes its text (recorded as a label)."""
+    if isinstance(value, bool | np.bool_) or value is None or value is pd.NA or isinstance(value, str):
+        return tables.format_value(value, decimals)
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return tables.format_value(value, decimals)
+    return value
+
+
+def recorded_table(results: SensitivityResults, view: str) -> pd.DataFrame:
+    """The table `view` with every cell as the text it is displayed with, each number recorded by
+    `dexmood.reproducibility` (name ``nb05_<view>[row|column]``) with its MCSE, or its stated tolerance
+    (`TOLERANCES`), or as deterministic (MCSE 0)."""
+    frame, mcse = split_mcse(VIEWS[view][1](results.get(VIEWS[view][0])))
+    options = TABLES[view][2]
+    decimals = options.get("decimals", tables.DEFAULT_DECIMALS)
+    per_column = {c: decimals.get(c, tables.DEFAULT_DECIMALS) if isinstance(decimals, dict) else decimals
+                  for c in frame.columns}
+    formats = {c: "{:d}" if pd.api.types.is_integer_dtype(frame[c]) else f"{{:.{per_column[c]}f}}"
+               for c in frame.columns}
+    values = frame.astype(object).copy()
+    for column in frame.columns:
+        values[column] = [_cell(v, per_column[column]) for v in frame[column]]
+    tolerance = pd.DataFrame(np.nan, index=frame.index, columns=frame.columns)
+    for column, rule in TOLERANCES.get(view, {}).items():
+        tolerance[column] = [rule(v) if isinstance(v, int | float | np.number) else np.nan for v in frame[column]]
+        mcse[column] = np.nan
+    return mc.record_table(f"nb05_{view}", values, formats, mcse=mcse, tolerance=tolerance)
 
 
 def show(results: SensitivityResults, view: str) -> None:
     """Display the table `view` as a numbered, captioned table (label ``tbl-`` + its name in `TABLES`), or a note
-    box with the reason its method could not run."""
+    box with the reason its method could not run. A Monte-Carlo table (`MONTE_CARLO_VIEWS`) is recorded first
+    (`recorded_table`) and shown as the recorded texts, so what is shown is what is recorded."""
     shown = table_or_box(results, view)
     name, caption, options = TABLES[view]
+    monte_carlo = view in MONTE_CARLO_VIEWS
+    if monte_carlo:
+        mc.record_label(f"nb05_{view}[caption]", caption)
     if isinstance(shown, Markdown):
         display(shown)
+        reason = results.reason(VIEWS[view][0])
+        if monte_carlo:
+            mc.record_label(f"nb05_{view}[reason]", reason)
         # the text cites the table: keep its number, with the reason as its only row
-        tables.show(pd.DataFrame({"not available": [results.reason(VIEWS[view][0])]}), name, caption)
+        tables.show(pd.DataFrame({"not available": [reason]}), name, caption)
         return
+    if monte_carlo:
+        options = {k: v for k, v in options.items() if k != "decimals"}
+        shown = recorded_table(results, view)
     tables.show(shown, name, caption, **options)
+
+
+DASHBOARD = ("nb05-dashboard", "The robustness dashboard: every check per outcome with its result, its grade and "
+             "the verdict sentence.")
+
+
+def _dashboard_numbers(results: SensitivityResults) -> dict[tuple[str, str], list[tuple]]:
+    """The Monte-Carlo numbers of the dashboard's results: (outcome label, check) → [(part, value, {mcse})]."""
+    out: dict[tuple[str, str], list[tuple]] = {}
+    if results.ok("bias"):
+        table, mcse = _table_mcse(results, "bias")
+        for key in OUTCOMES:
+            row, error = table.loc[(key, "favouring DEX")], mcse.loc[(key, "favouring DEX")]
+            out[(OUTCOME_LABELS[key], "Bayesian bias analysis")] = [
+                (column, row[column], {"mcse": error[column]}) for column in ("corrected_median", "ci_low", "ci_high")]
+    if results.ok("missing"):
+        table, mcse = _table_mcse(results, "missing")
+        for key, row in table.iterrows():
+            out[(OUTCOME_LABELS[key], "missing follow-up (MI, δ tipping)")] = [
+                (column, row[column], {"mcse": mcse.loc[key, column]})
+                for column in ("mi_estimate", "mi_ci_low", "mi_ci_high")] + [("tipping", row["tipping"], None)]
+    return out
+
+
+def show_dashboard(results: SensitivityResults, board: pd.DataFrame) -> None:
+    """Display the robustness dashboard (numbered, captioned), recording what it shows (issue 20): the
+    Monte-Carlo numbers of the bias-analysis and missing-data results with their MCSEs, every other result and
+    every grade and verdict sentence as an exact label."""
+    shown = display_board(board)
+    name, caption = DASHBOARD
+    numbers = _dashboard_numbers(results)
+    for (outcome, check), row in shown.iterrows():
+        base = f"nb05_dashboard[{outcome}|{check}]"
+        parts = numbers.get((outcome, check))
+        if parts:
+            for part, value, error in parts:
+                recorded = mc.record_label(f"{base}[{part}]", value) if error is None \
+                    else mc.record_value(f"{base}[{part}]", value, "{:.2f}", **error)
+                if recorded not in row["result"]:
+                    raise AssertionError(f"{base}: {row['result']!r} does not show the recorded {recorded!r}")
+        else:
+            mc.record_label(f"{base}[result]", row["result"])
+        mc.record_label(f"{base}[grade]", row["grade"])
+        mc.record_label(f"{base}[verdict]", row["verdict"])
+    labels = [*dict.fromkeys(shown.index.get_level_values(0)), *dict.fromkeys(shown.index.get_level_values(1)),
+              *shown.columns, *shown.index.names]
+    mc.record_label("nb05_dashboard[labels]", " ".join(map(str, labels)))
+    mc.record_label("nb05_dashboard[caption]", caption)
+    tables.show(shown, name, caption, index=True)
 
 
 def _medsens_figure(part, results):
