@@ -506,13 +506,15 @@ def cache_key(data: MediationData, priors: Priors, settings: SamplerSettings, me
 def fit(data: MediationData, *, settings: Settings | SamplerSettings | None = None, priors: Priors | None = None,
         mediator_outcome_rho=None, model: MediationModel | None = None, label: str = "mediation",
         cache_results: bool = True, prior_draws: int = 500, cores: int | None = None,
-        **legacy) -> az.InferenceData:
+        predictive: bool = True, **legacy) -> az.InferenceData:
     """Posterior (+ prior and posterior predictive, + per-draw estimands) for `data`, cached as netCDF.
 
     `settings`: the book's `Settings` (default `SETTINGS`: sampler, draws, seed) or a `SamplerSettings`.
     Pass `model` to re-use a compiled model (its data and ρ are replaced by `data` and
     `mediator_outcome_rho`). The cache entry is `<cache root>/<label>_<inputs>_<code>.nc` (`dexmood.cache`);
     a cold run gives the same draws as a warm one on the same machine (fixed seed, deterministic sampler).
+    `predictive=False` leaves out the prior and posterior predictive draws (one value per patient and draw:
+    gigabytes for a 20,000-patient cohort); the posterior itself is the same.
     """
     if "cache" in legacy:  # the old keyword
         cache_results = legacy.pop("cache")
@@ -526,6 +528,8 @@ def fit(data: MediationData, *, settings: Settings | SamplerSettings | None = No
     if not nutpie_available() and settings.sampler == "nutpie":
         settings = SamplerSettings(**{**settings.key(), "sampler": "pymc", "cores": cores})
     inputs = cache_inputs(data, priors, settings, mediator_outcome_rho, prior_draws)
+    if not predictive:
+        inputs["predictive"] = False
 
     def compute() -> az.InferenceData:
         nonlocal model
@@ -537,9 +541,11 @@ def fit(data: MediationData, *, settings: Settings | SamplerSettings | None = No
                 raise ValueError("the re-used model was built with other priors")
             model.set_data(data, mediator_outcome_rho=mediator_outcome_rho)
         idata = model.sample_posterior(settings, cores=settings.cores)
-        prior = model.sample_prior_predictive(prior_draws, seed=settings.seed + 1)
-        idata.add_groups({"prior": prior.prior, "prior_predictive": prior.prior_predictive})
-        idata.add_groups({"posterior_predictive": model.sample_posterior_predictive(idata, seed=settings.seed + 2)})
+        if predictive:
+            prior = model.sample_prior_predictive(prior_draws, seed=settings.seed + 1)
+            idata.add_groups({"prior": prior.prior, "prior_predictive": prior.prior_predictive})
+            idata.add_groups({"posterior_predictive": model.sample_posterior_predictive(idata,
+                                                                                       seed=settings.seed + 2)})
         idata.add_groups({"observed_data": xr.Dataset({
             OBSERVED["nrs"]: ("obs", data.mediator),
             **{OBSERVED[k]: ("obs", data.outcomes[:, j]) for j, k in enumerate(OUTCOMES)}}),
@@ -571,7 +577,8 @@ def prepare_matched(match_result) -> MediationData:
 
 def fit_matched(match_result, settings: Settings | SamplerSettings | None = None, *,
                 model: MediationModel | None = None, priors: Priors | None = None,
-                data: MediationData | None = None, cache_results: bool = True) -> az.InferenceData:
+                data: MediationData | None = None, cache_results: bool = True,
+                predictive: bool = True) -> az.InferenceData:
     """The book's main analysis (notebook 04 and the CLI): the model on the match it is given.
 
     `match_result`: a `matching.MatchResult` (e.g. `matching.default_match(cohort)`, from the pipeline's
@@ -582,7 +589,7 @@ def fit_matched(match_result, settings: Settings | SamplerSettings | None = None
         match_result = matching.default_match(match_result)
     data = data if data is not None else prepare_matched(match_result)
     return fit(data, settings=settings or SETTINGS, priors=priors, model=model, label="mediation_matched",
-               cache_results=cache_results)
+               cache_results=cache_results, predictive=predictive)
 
 
 @dataclass

@@ -79,7 +79,8 @@ def estimate_effects(match_result: matching.MatchResult, cohort: cohort_mod.Coho
 def fit_mediation(match_result: matching.MatchResult, settings: Settings = SETTINGS):
     """Stage 4: the Bayesian mediation model on the matched sample it is given; diagnostics enforced
     (`DiagnosticsError` if R-hat, ESS or divergences fail the thresholds of `settings.diagnostics`)."""
-    posterior = mediation.fit_matched(match_result, settings)
+    posterior = mediation.fit_matched(match_result, settings, predictive=False)  # results.json needs no
+    # predictive draws (notebook 04 checks them); the posterior draws are the same
     mediation.check_diagnostics(posterior, settings=settings)
     return posterior
 
