@@ -466,3 +466,60 @@ def test_page_summary_agrees_with_the_verdicts(tmp_path, monkeypatch):
     cited = {name for cell in notebook["cells"] if cell["cell_type"] == "markdown"
              for name in re.findall(r"\{glue:text\}`([^`]+)`", "".join(cell["source"]))}
     assert cited and cited <= set(numbers), sorted(cited - set(numbers))
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 20: every number of the page is recorded with its replicate-based MCSE
+# --------------------------------------------------------------------------------------------------
+
+def test_mcse_of_the_displayed_measures():
+    table = _table([1.0, 2.0, 3.0, 6.0], [2.0, 2.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0])  # 6 not covered
+    summary = v.summarise(table)
+    row = summary.iloc[[0]]
+    assert measures.mcse_of(row, "bias").iloc[0] == pytest.approx(row["bias_mcse"].iloc[0])
+    # the SD of the estimates over 4 replicates: SE / √(2(n − 1))
+    assert measures.mcse_of(row, "empirical_se").iloc[0] == pytest.approx(row["empirical_se"].iloc[0] / np.sqrt(6))
+    assert measures.mcse_of(row, "bias_mcse").iloc[0] == pytest.approx(row["bias_mcse"].iloc[0] / np.sqrt(6))
+    # a share: binomial MCSE, at least one replicate's worth
+    assert measures.mcse_of(row, "coverage").iloc[0] == pytest.approx(max(np.sqrt(0.75 * 0.25 / 4), 1 / 4))
+    assert measures.proportion_mcse(0.75, 100) == pytest.approx(np.sqrt(0.75 * 0.25 / 100))
+    assert measures.proportion_mcse(1.0, 200) == pytest.approx(1 / 200)
+    assert measures.mcse_of(row, "coverage_mcse").iloc[0] == pytest.approx(1 / 4)
+    assert row["model_se_mcse"].iloc[0] == 0.0 and row["truth_mcse"].iloc[0] == 0.0  # constant SEs, truths
+    assert row["se_ratio_mcse"].iloc[0] == pytest.approx(row["se_ratio"].iloc[0] / np.sqrt(6))
+
+
+def test_recorded_page_tables_show_what_they_record(tmp_path, monkeypatch):
+    from dexmood import reproducibility as mc
+    from dexmood import tables
+    from dexmood.validation import page
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    replicates = {key: 3 for key in ("published", "published_conf0", "published_conf2", "null", "null_conf2",
+                                     "no_pain_to_mood", "no_pain_effect", "published_n1000", "published_n5000")}
+    result = v.run_study(replicates, seed=SEED, n_jobs=1, bootstrap={"published_conf2": 3}, bayes_scenario=None)
+    summary = v.summarise(result.replicates)
+    mc.clear()
+    try:
+        estimators = [e for e, _ in page.ADJUSTED] + ["naive_difference"]
+        shown = page.recorded_performance_table("t", result, summary, ["published"], estimators)
+        # the same texts as the unrecorded table
+        assert tables.prepare(shown) == tables.prepare(v.performance_table(summary, ["published"], estimators),
+                                                       decimals=3)
+        rates = page.recorded_rejection_table("r", summary, v.ATT_ESTIMATORS + ("aipw_att_bootstrap",),
+                                              page.POWER_SCENARIOS)
+        assert tables.prepare(rates, index=True) == tables.prepare(
+            v.rejection_pivot(summary, v.ATT_ESTIMATORS + ("aipw_att_bootstrap",), page.POWER_SCENARIOS),
+            decimals=3, index=True)
+        verdict = page.recorded_verdict_table("vt", result, summary)
+        assert tables.prepare(verdict) == tables.prepare(v.verdict_table(summary), decimals=3)
+        values = page.page_values(result, summary)
+        assert page.glue_page(values) == page.page_numbers(result, summary)
+        recorded = mc.entries()
+        coverage = recorded["t[published|matched_difference|gad7|att|coverage]"]
+        assert coverage.text in shown.loc[0, "coverage"] and coverage.mcse > 0
+        assert recorded["nb08_cov_main_gad7"].mcse > 0 and recorded["nb08_main_verdict"].exact
+        # every Monte-Carlo number carries an MCSE or a tolerance
+        assert all(e.exact or (e.mcse or 0) > 0 or e.tolerance is not None for e in recorded.values())
+    finally:
+        mc.clear()

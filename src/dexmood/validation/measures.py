@@ -57,6 +57,12 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
         reject = ((ok["ci_low"] > 0) | (ok["ci_high"] < 0)).to_numpy()
         coverage = float(covered.mean()) if n else np.nan
         rejection = float(reject.mean()) if n else np.nan
+        width = (ok["ci_high"] - ok["ci_low"]).to_numpy()
+        retained = (g["pairs"] / g["n_treated"]).to_numpy(dtype=float)
+
+        def mean_mcse(values):  # MCSE of a mean over independent replicates
+            return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+
         records.append({
             "scenario": scenario, "estimator": estimator, "outcome": outcome, "estimand": estimand,
             "n_reps": n, "n_failed": len(g) - n,
@@ -74,11 +80,51 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
             "rejection_mcse": float(np.sqrt(rejection * (1 - rejection) / n)) if n else np.nan,
             "mean_ci_width": float(np.mean(ok["ci_high"] - ok["ci_low"])),
             "treated_retained": float(np.mean(g["pairs"] / g["n_treated"])),
+            # MCSEs of the other displayed measures (Morris et al. 2019, table 6; means over replicates)
+            "truth_mcse": mean_mcse(ok["truth"].to_numpy()),
+            "empirical_se_mcse": (float(np.std(ok["estimate"], ddof=1) / np.sqrt(2 * (n - 1)))
+                                  if n > 1 else np.nan),
+            "model_se_mcse": mean_mcse(ok["se"].to_numpy()),
+            "ci_width_mcse": mean_mcse(width),
+            "treated_retained_mcse": mean_mcse(retained),
         })
     table = pd.DataFrame(records)
     table["standardized_bias"] = table["bias"] / table["empirical_se"]
     table["se_ratio"] = table["mean_model_se"] / table["empirical_se"]
+    # delta method for the ratios (the relative MCSEs of numerator and denominator combined)
+    table["standardized_bias_mcse"] = table["bias_mcse"] / table["empirical_se"]
+    table["se_ratio_mcse"] = table["se_ratio"].abs() * np.hypot(table["model_se_mcse"] / table["mean_model_se"],
+                                                                 table["empirical_se_mcse"] / table["empirical_se"])
     return table
+
+
+def proportion_mcse(p, n):
+    """MCSE of a share (coverage, rejection rate) over `n` replicates, at least one replicate's worth (1/n):
+    a share of 0 or 1 has a binomial MCSE of 0, yet one replicate flipping moves it by 1/n."""
+    p, n = np.asarray(p, dtype=float), np.asarray(n, dtype=float)
+    return np.maximum(np.sqrt(p * (1 - p) / n), 1 / n)
+
+
+#: The MCSE of each displayed measure of `summarise` (column → its MCSE column), and of each displayed MCSE.
+MCSE_COLUMNS = {"bias": "bias_mcse", "mean_truth": "truth_mcse", "empirical_se": "empirical_se_mcse",
+                "mean_model_se": "model_se_mcse", "rmse": "rmse_mcse", "mean_ci_width": "ci_width_mcse",
+                "treated_retained": "treated_retained_mcse", "standardized_bias": "standardized_bias_mcse",
+                "se_ratio": "se_ratio_mcse"}
+
+
+def mcse_of(summary: pd.DataFrame, column: str) -> pd.Series:
+    """The Monte-Carlo SE of a displayed column of `summarise` (replicate-based), for the reproducibility
+    record: shares (coverage, rejection) by `proportion_mcse`; a displayed MCSE itself (``bias_mcse``,
+    ``coverage_mcse``, …) has the MCSE of a standard deviation, SE/√(2(n − 1)), or for a share one
+    replicate's worth 1/n."""
+    n = summary["n_reps"].astype(float)
+    if column in ("coverage", "rejection"):
+        return pd.Series(proportion_mcse(summary[column], n), index=summary.index)
+    if column in ("coverage_mcse", "rejection_mcse"):
+        return 1 / n
+    if column.endswith("_mcse"):
+        return summary[column] / np.sqrt(2 * np.maximum(n - 1, 1))
+    return summary[MCSE_COLUMNS[column]]
 
 
 def coverage_band(n_reps: int, nominal: float = 0.95) -> tuple[float, float]:
@@ -183,6 +229,18 @@ def verdict_table(summary: pd.DataFrame, scenarios=VERDICT_SCENARIOS, **limits) 
     return pd.DataFrame(rows)
 
 
+def verdict_table_mcse(summary: pd.DataFrame, scenarios=VERDICT_SCENARIOS) -> pd.DataFrame:
+    """The MCSEs of the numbers of `verdict_table` (same rows): of the lowest coverage (that of the cell
+    where it occurs, `proportion_mcse`) and of the largest |bias| / SE (that of the cell where it occurs)."""
+    rows = []
+    for _, g in judged_cells(summary, scenarios).groupby(["estimator", "estimand"], sort=False):
+        worst = g.iloc[int(np.argmin(g["coverage"].to_numpy()))]
+        largest = g.iloc[int(np.argmax(g["standardized_bias"].abs().to_numpy()))]
+        rows.append({"lowest coverage": float(proportion_mcse(worst["coverage"], worst["n_reps"])),
+                     "max |bias| / SE": float(largest["standardized_bias_mcse"])})
+    return pd.DataFrame(rows)
+
+
 def names_with_grade(judged: dict[tuple[str, str], Verdict], grade: Grade) -> str:
     """'matched difference: ATT; …' for the verdicts of `grade` ('none' if there is none)."""
     names = [estimator_name(e, k) for (e, k), v in judged.items() if v.grade is grade]
@@ -204,15 +262,27 @@ def family_sentence(judged: dict[tuple[str, str], Verdict], estimator: str) -> s
     return f"{SHORT_LABELS[estimator]}: " + "; ".join(parts) + "."
 
 
-def performance_table(summary: pd.DataFrame, scenarios, estimators, estimands=None) -> pd.DataFrame:
-    """Readable performance table: mean truth, bias, empirical and model SE, RMSE, coverage and rejection
-    rate (each with its Monte-Carlo SE in brackets), rounded to 3 decimals."""
+def performance_rows(summary: pd.DataFrame, scenarios, estimators, estimands=None) -> pd.DataFrame:
+    """The summary rows of `performance_table`, in its order (scenarios, then estimators, as given)."""
     table = summary[summary["scenario"].isin(scenarios) & summary["estimator"].isin(estimators)]
     if estimands is not None:
         table = table[table["estimand"].isin(estimands)]
     table = table.assign(order=table["estimator"].map({e: i for i, e in enumerate(estimators)}),
                          s_order=table["scenario"].map({s: i for i, s in enumerate(scenarios)}))
-    table = table.sort_values(["s_order", "order"], kind="stable")
+    return table.sort_values(["s_order", "order"], kind="stable").drop(columns=["order", "s_order"])
+
+
+#: The numeric columns of `performance_table`: shown column → (summary column, MCSE column shown in brackets).
+PERFORMANCE_COLUMNS = {"truth": ("mean_truth", None), "bias": ("bias", "bias_mcse"),
+                       "empirical SE": ("empirical_se", None), "model SE": ("mean_model_se", None),
+                       "RMSE": ("rmse", None), "coverage": ("coverage", "coverage_mcse"),
+                       "rejects 0": ("rejection", "rejection_mcse")}
+
+
+def performance_table(summary: pd.DataFrame, scenarios, estimators, estimands=None) -> pd.DataFrame:
+    """Readable performance table: mean truth, bias, empirical and model SE, RMSE, coverage and rejection
+    rate (each with its Monte-Carlo SE in brackets), rounded to 3 decimals."""
+    table = performance_rows(summary, scenarios, estimators, estimands)
 
     def with_mcse(values, mcse):
         return [f"{b:.3f} ({m:.3f})" for b, m in zip(values, mcse, strict=True)]
@@ -245,6 +315,18 @@ def rejection_pivot(summary: pd.DataFrame, estimators, scenarios, estimand=None)
         return rates.pivot_table(index="scenario", columns="outcome", values="rejection", sort=False).round(3)
     return rates.pivot_table(index="estimator", columns=["scenario", "outcome"], values="rejection",
                              sort=False).round(3)
+
+
+def rejection_pivot_mcse(summary: pd.DataFrame, estimators, scenarios, estimand=None) -> pd.DataFrame:
+    """The MCSEs of `rejection_pivot` (same shape; `proportion_mcse` of each rate)."""
+    rates = power_table(summary)
+    rates = rates[rates["estimator"].isin(estimators) & rates["scenario"].isin(scenarios)]
+    rates = rates.assign(rejection_mcse=proportion_mcse(rates["rejection"], rates["n_reps"]))
+    if estimand is not None:
+        rates = rates[rates["estimand"] == estimand]
+        return rates.pivot_table(index="scenario", columns="outcome", values="rejection_mcse", sort=False)
+    return rates.pivot_table(index="estimator", columns=["scenario", "outcome"], values="rejection_mcse",
+                             sort=False)
 
 
 def measure(summary: pd.DataFrame, scenario: str, estimator: str, outcome: str, estimand: str, column: str) -> float:
