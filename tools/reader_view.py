@@ -44,7 +44,7 @@ MANAGED_TAGS = ("remove-cell", "remove-input", "hide-input")
 MANUAL_TAG = "reader-view-manual"
 
 SEED_NAME = re.compile(r"^(RANDOM_SEED|SEED|[A-Z_]*_SEED|rng|RNG)$")
-SETUP_CALLS = {"book.setup_notebook", "setup_notebook", "plots.set_theme", "set_theme", "pd.set_option",
+SETUP_CALLS = {"book.setup_notebook", "setup_notebook", "mc.save", "reproducibility.save", "plots.set_theme", "set_theme", "pd.set_option",
                "pandas.set_option", "np.set_printoptions", "numpy.set_printoptions", "sns.set_theme",
                "az.style.use", "plt.style.use", "mpl.rcParams.update", "plt.rcParams.update",
                "matplotlib.rcParams.update", "logging.getLogger", "logging.basicConfig"}

@@ -58,7 +58,7 @@ def fit_replicate(scenario: Scenario, index: int, child: np.random.SeedSequence,
     """One replicate's matched sample through the Bayesian model: (rows in `RESULT_COLUMNS`, diagnostics)."""
     replicate = simulate_replicate(scenario.design(), child)
     x, _ = replicate.design_matrix()
-    matched = kernel_match(x, replicate.dex)
+    matched = kernel_match(replicate.propensity_matrix(), replicate.dex)
     frame = cohort_mod.add_changes(replicate.frame().iloc[matched.rows].reset_index(drop=True))
     data = mediation.prepare_data(frame, list(COVARIATES))
     model = _model_for(data)

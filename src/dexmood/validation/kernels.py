@@ -257,7 +257,8 @@ class MatchedSample:
 
 
 def kernel_match(x: np.ndarray, dex: np.ndarray, caliper_sd: float = SETTINGS.caliper_sd) -> MatchedSample:
-    """`matching.default_match`: logistic PS on every covariate, 1:1 greedy nearest neighbour on the logit,
+    """`matching.default_match`: logistic PS on the propensity terms `x` (`Replicate.propensity_matrix`), 1:1
+    greedy nearest neighbour on the logit,
     no replacement, caliper `caliper_sd` × SD of the logit, largest PS first (`match_on_distance`)."""
     design = np.column_stack([np.ones(len(dex)), x])
     logit = design @ kernel_fit_logit(design, dex)

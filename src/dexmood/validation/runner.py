@@ -18,6 +18,7 @@ from dexmood.validation import engines
 from dexmood.validation.kernels import (
     kernel_aipw_att,
     kernel_aipw_att_bootstrap,
+    kernel_fit_logit,
     kernel_match,
     kernel_matched_difference,
     kernel_matched_regression,
@@ -60,8 +61,12 @@ def analyse_replicate(replicate: Replicate, *, n_boot: int = 0) -> tuple[list[tu
     x, _ = replicate.design_matrix()
     dex = replicate.dex
     dex_f = dex.astype(float)
-    matched = kernel_match(x, dex)
+    matched = kernel_match(replicate.propensity_matrix(), dex)
     propensity = 1.0 / (1.0 + np.exp(-matched.logit))
+    # notebook 03's AIPW refits its propensity model on the covariates as they are (main effects), while
+    # matching, IPW and overlap weights use the matching model (with log terms for skewed covariates)
+    design = np.column_stack([np.ones(len(dex)), x])
+    propensity_aipw = 1.0 / (1.0 + np.exp(-(design @ kernel_fit_logit(design, dex))))
     boot = {}
     if n_boot > 0:
         rng = np.random.default_rng(substream(replicate.seed, 2))
@@ -84,6 +89,7 @@ def analyse_replicate(replicate: Replicate, *, n_boot: int = 0) -> tuple[list[tu
                      truth_all))
         # full cohort, complete cases
         yo, do, eo, xo = y[observed], dex_f[observed], propensity[observed], x[observed]
+        eo_aipw = propensity_aipw[observed]
         truth_att = float(tau[observed & dex].mean())
         h = eo * (1 - eo)
         truth_ato = float(np.sum(h * tau[observed]) / np.sum(h))
@@ -92,8 +98,8 @@ def analyse_replicate(replicate: Replicate, *, n_boot: int = 0) -> tuple[list[tu
                      truth_all))
         rows.append(("overlap", outcome, "ato",
                      *kernel_weighted_difference(yo, do, np.where(do == 1, 1 - eo, eo)), truth_ato, truth_all))
-        # AIPW: propensity fitted on every patient (the matching model), outcome model on complete cases
-        rows.append(("aipw_att", outcome, "att", *kernel_aipw_att(yo, do, xo, eo), truth_att, truth_all))
+        # AIPW: propensity fitted on every patient (main effects), outcome model on complete cases
+        rows.append(("aipw_att", outcome, "att", *kernel_aipw_att(yo, do, xo, eo_aipw), truth_att, truth_all))
         if boot:
             rows.append(("aipw_att_bootstrap", outcome, "att", *boot[outcome], truth_att, truth_all))
         rows.append(("naive_difference", outcome, "att", *kernel_weighted_difference(yo, do), truth_att, truth_all))

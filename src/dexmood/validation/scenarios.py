@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dexmood import cohort as cohort_mod
+from dexmood import matching
 from dexmood.settings import OUTCOME_NAMES
 
 #: Treated share of the published design (106 DEX of 290).
@@ -153,6 +154,17 @@ class Replicate:
                     columns.append((values == level).astype(float))
                     names.append(f"{name}_{level}")
         return np.column_stack(columns), names
+
+    def propensity_matrix(self) -> np.ndarray:
+        """`design_matrix` with the default propensity model's terms (`matching.propensity_transforms`:
+        right-skewed positive covariates on the log scale), as the book's matching fits it."""
+        x, names = self.design_matrix()
+        numeric = list(NUMERIC_COVARIATES)
+        _, transforms = matching.propensity_transforms(self.covariates[numeric], numeric)
+        for j, name in enumerate(names):
+            if name in transforms:
+                x[:, j] = matching.TRANSFORMS[transforms[name]](x[:, j])
+        return x
 
 
 def simulate_replicate(design: cohort_mod.SimulationDesign, seed) -> Replicate:
