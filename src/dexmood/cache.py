@@ -7,7 +7,9 @@
 - **Stale entries removed**: writing `name` deletes entries of the same name made by other code/versions.
 - **One location rule** (`root()`): `DEXMOOD_CACHE_DIR` if set; else, while a user's cohort is analysed
   (`DEXMOOD_COHORT`), the user cache folder (platformdirs), never the source tree; else `data/derived/`
-  (the regenerable derived data of the simulated book).
+  (the regenerable derived data of the simulated book). Results that do not depend on the analysed cohort
+  (`shared=True`: the simulation study, the simulator's calibration, the case report) stay in `data/derived/`
+  unless `DEXMOOD_CACHE_DIR` says otherwise, so switching the book to a user's file does not recompute them.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ NUMERICAL_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
                       "nutpie", "numba")
 
 
-def root() -> Path:
+def root(shared: bool = False) -> Path:
     """The cache folder, by the one location rule of the module docstring (created on demand)."""
     if os.environ.get(CACHE_ENV):
         folder = Path(os.environ[CACHE_ENV])
-    elif os.environ.get(paths.COHORT_ENV):
+    elif os.environ.get(paths.COHORT_ENV) and not shared:
         folder = Path(platformdirs.user_cache_dir("dexmood")) / "user-cohort"
     else:
         folder = paths.DERIVED
@@ -114,17 +116,18 @@ PICKLE = Codec(".pkl", _pickle_save, _pickle_load)
 NETCDF = Codec(".nc", _netcdf_save, _netcdf_load)
 
 
-def entry_path(name: str, inputs: dict, modules: tuple[str, ...], codec: Codec = PICKLE) -> Path:
-    return root() / f"{name}_{inputs_key(inputs)}_{code_key(modules)}{codec.suffix}"
+def entry_path(name: str, inputs: dict, modules: tuple[str, ...], codec: Codec = PICKLE,
+               shared: bool = False) -> Path:
+    return root(shared) / f"{name}_{inputs_key(inputs)}_{code_key(modules)}{codec.suffix}"
 
 
 def load_or_compute(name: str, inputs: dict, compute: Callable[[], Any], *, modules: tuple[str, ...],
-                    codec: Codec = PICKLE, enabled: bool = True) -> Any:
+                    codec: Codec = PICKLE, enabled: bool = True, shared: bool = False) -> Any:
     """Return the cached result of `compute()` for (`name`, `inputs`, code of `modules`), computing and
     storing it on a miss. `enabled=False` computes without reading or writing."""
     if not enabled:
         return compute()
-    path = entry_path(name, inputs, modules, codec)
+    path = entry_path(name, inputs, modules, codec, shared)
     if path.exists():
         return codec.load(path)
     result = compute()

@@ -141,4 +141,4 @@ def readings(n_seeds: int, settings: Settings = SETTINGS) -> tuple[pd.DataFrame,
     return cache.load_or_compute(
         "calibration_readings", {"n_seeds": n_seeds, "settings": settings.key()},
         lambda: (book_reading(n_seeds, settings), other_reading(n_seeds, settings)),
-        modules=("dexmood.calibration", "dexmood.cohort", "dexmood.matching"))
+        modules=("dexmood.calibration", "dexmood.cohort", "dexmood.matching"), shared=True)

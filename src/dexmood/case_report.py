@@ -621,7 +621,7 @@ def cached_mme(regimens: pd.DataFrame, n_draws: int = 4000, seed: int = 0, step:
     inputs = {"regimens": regimens.to_csv(index=False), "n_draws": n_draws, "seed": seed, "step": step}
     return cache.load_or_compute("case_report_mme", inputs,
                                  lambda: simulate_mme(regimens, n_draws=n_draws, seed=seed, step=step),
-                                 modules=("dexmood.case_report",))
+                                 modules=("dexmood.case_report",), shared=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -697,7 +697,7 @@ def cached_its(pain: pd.DataFrame, random_seed: int, draws: int = 1000, tune: in
     inputs = {"pain": pain.to_csv(index=False), "seed": random_seed, "draws": draws, "tune": tune, "chains": chains}
     return cache.load_or_compute("case_report_its", inputs,
                                  lambda: fit_its(pain, random_seed=random_seed, draws=draws, tune=tune, chains=chains),
-                                 modules=("dexmood.case_report",), codec=cache.NETCDF)
+                                 modules=("dexmood.case_report",), codec=cache.NETCDF, shared=True)
 
 
 def _draws(idata, name: str) -> np.ndarray:

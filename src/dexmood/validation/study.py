@@ -100,7 +100,7 @@ def run_study(replicates: dict[str, int] | None = None, seed: int = SETTINGS.see
                                   "seed": seed},
             _timed(lambda key=key, n_reps=n_reps: run_replicates(SCENARIOS[key], n_reps, seed, n_jobs,
                                                                  engine=engine, client=client)),
-            modules=CODE_MODULES, enabled=use_cache)
+            modules=CODE_MODULES, enabled=use_cache, shared=True)
         tables.append(table)
     for key, n_reps in bootstrap.items():
         table, seconds[f"bootstrap_{key}"] = cache.load_or_compute(
@@ -109,7 +109,7 @@ def run_study(replicates: dict[str, int] | None = None, seed: int = SETTINGS.see
             _timed(lambda key=key, n_reps=n_reps: run_replicates(SCENARIOS[key], n_reps, seed, n_jobs,
                                                                  n_boot=SETTINGS.n_boot, engine=engine,
                                                                  client=client)),
-            modules=CODE_MODULES, enabled=use_cache)
+            modules=CODE_MODULES, enabled=use_cache, shared=True)
         tables.append(table[table["estimator"] == "aipw_att_bootstrap"])
     diagnostics = pd.DataFrame(columns=bayes.DIAGNOSTIC_COLUMNS)
     if bayes_scenario is not None and bayes_reps > 0:
@@ -121,7 +121,7 @@ def run_study(replicates: dict[str, int] | None = None, seed: int = SETTINGS.see
             _timed(lambda: bayes.bayesian_replicates(SCENARIOS[bayes_scenario], bayes_reps, seed,
                                                      n_jobs=1 if engine == "local" else n_jobs, engine=engine,
                                                      client=client)),
-            modules=CODE_MODULES, enabled=use_cache)
+            modules=CODE_MODULES, enabled=use_cache, shared=True)
         tables.append(table)
     inputs = study_inputs(replicates, seed, bootstrap, bayes_scenario, bayes_reps)
     return StudyResult(pd.concat(tables, ignore_index=True), diagnostics, seconds, inputs)
