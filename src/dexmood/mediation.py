@@ -636,17 +636,20 @@ def compute_effects(posterior: xr.Dataset, constant_data: xr.Dataset) -> xr.Data
     w = constant_data["weights"]
     w = w / w.sum()
     centre = constant_data["mediator_center"]
-    linear_m = (x * posterior["mediator_covariates"]).sum("covariate")  # chain, draw, obs
-    linear_y = (x * posterior["outcome_covariates"]).sum("covariate")  # chain, draw, obs, outcome
+    # Both models are linear in the covariates, so the weighted average over patients of X_i γ is x̄·γ with
+    # x̄ = Σ w_i X_i: the same numbers without a (chain, draw, patient) array, which for 20,000 patients
+    # would not fit in memory.
+    x_mean = (x * w).sum("obs")  # covariate
+    linear_m = (x_mean * posterior["mediator_covariates"]).sum("covariate")  # chain, draw
+    linear_y = (x_mean * posterior["outcome_covariates"]).sum("covariate")  # chain, draw, outcome
 
     def mean_mediator(t):
         return posterior["mediator_intercept"] + posterior["dex_on_mediator"] * t + linear_m
 
     def mean_outcome(t, t_m):
         slope = posterior["mediator_on_outcome"] + posterior["dex_x_mediator"] * t
-        y = (posterior["outcome_intercept"] + posterior["direct_dex"] * t
-             + slope * (mean_mediator(t_m) - centre) + linear_y)
-        return (y * w).sum("obs")
+        return (posterior["outcome_intercept"] + posterior["direct_dex"] * t
+                + slope * (mean_mediator(t_m) - centre) + linear_y)
 
     y = {(t, t_m): mean_outcome(t, t_m) for t in (0, 1) for t_m in (0, 1)}
     effects = {
