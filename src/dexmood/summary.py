@@ -7,9 +7,8 @@ command line and the notebooks cannot disagree.
 from __future__ import annotations
 
 import pandas as pd
-from myst_nb import glue
 
-from dexmood import book, published_summary
+from dexmood import book, paths, published_summary, tables
 from dexmood import cohort as cohort_mod
 from dexmood import reproducibility as mc
 from dexmood.settings import OUTCOME_NAMES
@@ -92,10 +91,7 @@ def key_findings(results: dict, cohort: cohort_mod.Cohort) -> pd.DataFrame:
 
 def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Cohort) -> None:
     """Glue the table and its key numbers for the landing page (`nb09_*`)."""
-    glue("nb09_key_findings", findings.style.hide(axis="index").set_uuid("key-findings"), display=False)
-    published_numbers = pd.DataFrame(published_summary.landing_rows())
-    glue("nb09_published_numbers", published_numbers.style.hide(axis="index").set_uuid("published-numbers"),
-         display=False)
+    write_landing_tables(findings, pd.DataFrame(published_summary.landing_rows()))
     book.glue_value("nb09_data_source", "simulated (synthetic cohort calibrated to the published study)"
                     if cohort.simulated else f"the user-supplied file {cohort.source}")
     for outcome, entry in results.get("effects", {}).items():
@@ -115,6 +111,22 @@ def glue_findings(findings: pd.DataFrame, results: dict, cohort: cohort_mod.Coho
     book.glue_value("nb09_headline", headline_sentence(results))
     book.glue_value("nb09_mediation_sentence", mediation_sentence(results))
     record_findings(findings, results)
+
+
+#: Where notebook 09 writes the landing page's two tables (MyST `{table}` blocks that `intro.md` includes,
+#: so they are numbered and captioned there; a glued table cannot carry a caption across pages).
+LANDING = paths.PROJECT_ROOT / "_build" / "landing"
+
+
+def write_landing_tables(findings: pd.DataFrame, published_numbers: pd.DataFrame) -> None:
+    LANDING.mkdir(parents=True, exist_ok=True)
+    (LANDING / "key_findings.md").write_text(tables.table(
+        findings, "landing-key-findings",
+        "Key findings: what was published, what this book finds, and (for simulated data) the truth built "
+        "into the simulation.").to_myst() + "\n")
+    (LANDING / "published_numbers.md").write_text(tables.table(
+        published_numbers, "landing-published-numbers",
+        "What the published summary numbers alone support (real data; notebook 03b).").to_myst() + "\n")
 
 
 def record_findings(findings: pd.DataFrame, results: dict) -> None:
