@@ -7,7 +7,8 @@ shared and noisy, so ratios matter more than absolute seconds). Sections:
   3. the notebook-04 mediation model: compile, sampling and ESS/s for PyMC's default sampler (cores=1, 2) and nutpie;
   4. the simulation study: replicates per second on joblib and Dask with 1 and 2 workers (fast and Bayesian
      replicates), scaling efficiency and the estimated wall time of the full study on 32 workers.
-Run one section with `python benchmarks/run.py --only matching` (book, matching, mediation, simulation).
+Run one section with `python benchmarks/run.py --only matching` (book, matching, mediation, simulation,
+analyze: the command line on 290 and 20,000 patients).
 """
 
 from __future__ import annotations
@@ -153,8 +154,14 @@ def bench_simulation(repeats: int = REPEATS) -> dict:
             "simulation_detail": detail}
 
 
+def bench_analyze(repeats: int = REPEATS) -> dict:
+    import bench_analyze
+
+    return bench_analyze.bench_analyze(repeats=repeats)
+
+
 SECTIONS = {"matching": bench_matching, "mediation": bench_mediation, "simulation": bench_simulation,
-            "book": bench_book}
+            "analyze": bench_analyze, "book": bench_book}
 
 
 def print_table(results: dict) -> None:
