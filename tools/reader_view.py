@@ -49,7 +49,8 @@ SETUP_CALLS = {"book.setup_notebook", "setup_notebook", "mc.save", "reproducibil
                "az.style.use", "plt.style.use", "mpl.rcParams.update", "plt.rcParams.update",
                "matplotlib.rcParams.update", "logging.getLogger", "logging.basicConfig"}
 SETUP_PREFIXES = ("warnings.",)
-GLUE_CALLS = {"book.glue_value", "glue_value", "glue", "myst_nb.glue", "book.glue", "book.glue_all", "glue_all"}
+GLUE_CALLS = {"book.glue_value", "glue_value", "glue", "myst_nb.glue", "book.glue", "book.glue_all", "glue_all",
+              "report.glue", "page.glue_page", "summary.glue_findings"}
 SEED_CALLS = {"np.random.default_rng", "numpy.random.default_rng", "np.random.seed", "random.seed"}
 
 
