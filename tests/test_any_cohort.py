@@ -222,6 +222,9 @@ def test_results_have_every_section_and_the_truth_within_limit(shape, shape_runs
             assert _status(entry).strip(), f"{shape.name}: {outcome} has neither an ATT nor a reason"
             continue
         att, se, ci95 = entry.get("att"), entry.get("se"), entry.get("ci95")
+        if shape.small and not _finite(se):  # a point estimate without an interval must say why
+            assert entry.get("note", "").strip(), f"{shape.name}: {outcome}: no SE and no note: {entry}"
+            continue
         assert _finite(att) and _finite(se) and se > 0, f"{shape.name}: {outcome}: att={att}, se={se}"
         assert ci95 and len(ci95) == 2 and ci95[0] <= att <= ci95[1], f"{shape.name}: {outcome}: ci95={ci95}"
         truth = run.truth["att"][outcome]

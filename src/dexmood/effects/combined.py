@@ -111,6 +111,9 @@ def _attempt(compute, label: str):
             return _failed(reason), f"{label} could not be estimated on these data ({reason})"
     if isinstance(result, Estimate) and not np.isfinite(result.estimate):
         return result, f"{label} could not be estimated on these data (too few patients)"
+    if isinstance(result, Estimate) and not np.isfinite(result.se):
+        return result, (f"{label}: the point estimate is shown, but its standard error and interval could not "
+                        "be estimated on these data (too few patients or matched pairs)")
     return result, ""
 
 
