@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dexmood import cohort
+from dexmood import cohort, paths
 from dexmood import published_summary as ps
 from dexmood.verdict import Grade
 
@@ -98,7 +98,7 @@ def test_mediation_in_points_adds_up():
 
 def test_mcids_are_the_cited_values():
     assert ps.mcids() == {"gad7": 4.0, "phq9": 5.0, "nrs": 2.0}
-    bib = (cohort.paths.PROJECT_ROOT / "references.bib").read_text()
+    bib = (paths.PROJECT_ROOT / "references.bib").read_text()
     for key in ps.mcid_citations().values():
         assert f"{{{key}," in bib
 

@@ -8,7 +8,6 @@ import warnings
 
 import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
 from dexmood import plots, reproducibility
 
@@ -47,6 +46,8 @@ def glue_value(name: str, value, fmt: str = "{:.2f}", *, mcse: float | None = No
     A Monte-Carlo number (a posterior summary, a bootstrap bound) passes its Monte-Carlo SE `mcse` (in the
     displayed unit; 0 for a deterministic number glued in a Monte-Carlo cell) or an absolute `tolerance`: it is
     then recorded by `dexmood.reproducibility` and checked within its Monte-Carlo error, not digit by digit."""
+
+    from myst_nb import glue  # the book's own dependency ([book] extra), not the package's
 
     if mcse is not None or tolerance is not None:
         text = reproducibility.record_value(name, value, fmt, mcse=mcse, tolerance=tolerance)

@@ -139,6 +139,9 @@ def _weighted_gram(weights: np.ndarray, design: np.ndarray) -> np.ndarray:
     return np.matmul(design.T[None, :, :] * weights[:, None, :], design)
 
 
+# A nearly separated bootstrap resample overflows exp(η); its replicate becomes NaN and is counted as a failed
+# interval by the study, so the floating-point warnings carry no information (and would print absolute paths).
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def kernel_aipw_att_weighted(outcomes: dict[str, np.ndarray], dex, x, counts: np.ndarray, *,
                              start: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 50) -> np.ndarray:
     """AIPW ATT estimates for a batch of resamples given as frequency weights `counts` (draws × patients):
