@@ -79,5 +79,6 @@ def absent_box(cohort, column: str, what: str) -> None:
     """A note box where a section needs a column the analysed file does not have (nothing else shown)."""
 
     if not cohort.has(column):
-        display(Markdown(f"```{{note}}\nThe analysed file ({cohort.source}) has no `{column}` column: {what} "
-                         "cannot be estimated, and this section shows nothing.\n```"))
+        display(Markdown(f"```{{note}}\nThe column `{column}` is not in the data: the analysed file "
+                         f"({cohort.source}) has none, so {what} cannot be estimated and this section shows "
+                         "nothing.\n```"))
