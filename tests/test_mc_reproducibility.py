@@ -54,6 +54,16 @@ def test_deterministic_and_label_entries_must_match_exactly():
     assert not mc.compare_entry(label, mc.Entry("v", None, "miss one", "{}", None, None, 1)).ok
 
 
+def test_a_choice_agrees_with_any_label_tied_with_it():
+    mc.clear()
+    mc.record_choice("worst", "published / gad7", ["published / gad7", "published / phq9"])
+    stored = mc.entries()["worst"]
+    mc.clear()
+    assert stored.alternatives == ("published / phq9",)
+    assert mc.compare_entry(stored, mc.Entry("worst", None, "published / phq9", "{}", None, None, 1)).ok
+    assert not mc.compare_entry(stored, mc.Entry("worst", None, "null / nrs", "{}", None, None, 1)).ok
+
+
 def test_explicit_tolerance_replaces_mcse():
     stored = entry("ess", 3000, "3000", "{:.0f}", mcse=None, tolerance=750)
     assert mc.compare_entry(stored, entry("ess", 3700, "3700", "{:.0f}", mcse=None, tolerance=925)).ok

@@ -396,6 +396,18 @@ def test_verdict_table_shows_grades():
     assert table.loc[0, "verdict"] == "inconclusive" and table.loc[0, "replicates"] == 60
 
 
+def test_worst_case_ties_name_every_cell_a_rerun_could_pick():
+    rng = np.random.default_rng(12)
+    n = 400
+    # gad7 and phq9 both cover ~95% (a tie within MCSE); nrs covers far less (too-small SEs)
+    parts = [_table(rng.normal(0, 1, n), np.zeros(n), np.full(n, se)).assign(outcome=outcome)
+             for outcome, se in (("gad7", 1.0), ("phq9", 1.0), ("nrs", 0.3))]
+    summary = v.summarise(pd.concat(parts))
+    assert v.worst_case_ties(summary, scenarios=("published",)) == [["published / nrs"]]
+    tied = v.worst_case_ties(summary[summary["outcome"] != "nrs"], scenarios=("published",))
+    assert sorted(tied[0]) == ["published / gad7", "published / phq9"]
+
+
 def test_coverage_band():
     low, high = v.coverage_band(500)
     assert (low, high) == pytest.approx((0.95 - 2 * np.sqrt(0.95 * 0.05 / 500), 0.95 + 2 * np.sqrt(0.95 * 0.05 / 500)))

@@ -59,6 +59,8 @@ class Entry:
     mcse: float | None  # None: a label (checked as text); 0: deterministic (checked as text)
     tolerance: float | None  # absolute tolerance replacing K·MCSE (stated where recorded)
     cell: int | None  # execution count of the cell that recorded it
+    #: a choice among Monte-Carlo estimates (`record_choice`): the labels tied with `text` within K·MCSE
+    alternatives: tuple[str, ...] | None = None
 
     @property
     def exact(self) -> bool:
@@ -115,6 +117,15 @@ def record_label(name: str, text: str) -> str:
     """Record a deterministic text shown in a Monte-Carlo cell (a row label, a count); compared exactly."""
     _RECORD[_key(name)] = Entry(name, None, str(text), "{}", None, None, _current_cell())
     return str(text)
+
+
+def record_choice(name: str, chosen: str, tied=()) -> str:
+    """Record a label picked by a Monte-Carlo comparison (e.g. the scenario with the lowest coverage) and
+    the labels statistically tied with it (`tied`: within K·MCSE of the chosen one's value, so another run
+    may pick any of them). A re-execution agrees if either run's choice is among the other's ties."""
+    alternatives = tuple(dict.fromkeys(str(t) for t in tied if str(t) != str(chosen)))
+    _RECORD[_key(name)] = Entry(name, None, str(chosen), "{}", None, None, _current_cell(), alternatives)
+    return str(chosen)
 
 
 def record_table(name: str, values, fmt="{:.2f}", *, mcse=None, tolerance=None):
@@ -180,7 +191,8 @@ def save(notebook: str) -> Path:
 
 def load(path: str | os.PathLike) -> dict[str, Entry]:
     payload = json.loads(Path(path).read_text())
-    return {e["name"]: Entry(**e) for e in payload["entries"]}
+    return {e["name"]: Entry(**{**e, "alternatives": tuple(e["alternatives"]) if e.get("alternatives") else None})
+            for e in payload["entries"]}
 
 
 def reference_path(notebook: str) -> Path:
@@ -250,7 +262,9 @@ def compare_entry(stored: Entry, new: Entry | None, k: float = K) -> Comparison:
     if new is None:
         return Comparison(stored.name, stored.text, "(missing)", None, None, None, False)
     if stored.exact or stored.value is None or new.value is None:
-        return Comparison(stored.name, stored.text, new.text, None, None, None, stored.text == new.text)
+        same = (stored.text == new.text or new.text in (stored.alternatives or ())
+                or stored.text in (new.alternatives or ()))
+        return Comparison(stored.name, stored.text, new.text, None, None, None, same)
     difference = new.value - stored.value
     half_unit = display_unit(stored.fmt) / 2
     if stored.tolerance is not None:

@@ -33,6 +33,7 @@ from dexmood.validation.measures import (
     summarise,
     verdict_table,
     verdicts,
+    worst_case_ties,
 )
 from dexmood.validation.reference import compare_with_reference, reference_replicate
 from dexmood.validation.runner import analyse_replicate, replicate_seeds, run_replicates
@@ -81,5 +82,5 @@ __all__ = [
     "individual_effects", "kernel_match", "measure", "mediation_truth", "names_with_grade", "performance_table",
     "plot_bias", "plot_coverage", "power_table", "published_mediation_range", "reference_replicate",
     "rejection_pivot", "replicate_seeds", "results_section", "run_replicates", "scenario_table",
-    "simulate_replicate", "summarise", "verdict_table", "verdicts",
+    "simulate_replicate", "summarise", "verdict_table", "verdicts", "worst_case_ties",
 ]

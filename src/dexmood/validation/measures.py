@@ -241,6 +241,19 @@ def verdict_table_mcse(summary: pd.DataFrame, scenarios=VERDICT_SCENARIOS) -> pd
     return pd.DataFrame(rows)
 
 
+def worst_case_ties(summary: pd.DataFrame, scenarios=VERDICT_SCENARIOS, k: float = 4.0) -> list[list[str]]:
+    """For each row of `verdict_table`, the cells ("scenario / outcome") whose coverage is within
+    k·sqrt(MCSE² + MCSE_lowest²) of the lowest one: the 'worst case' another run of the study may name."""
+    out = []
+    for _, g in judged_cells(summary, scenarios).groupby(["estimator", "estimand"], sort=False):
+        coverage = g["coverage"].to_numpy(dtype=float)
+        mcse = np.asarray(proportion_mcse(coverage, g["n_reps"].to_numpy(dtype=float)), dtype=float)
+        lowest = int(np.argmin(coverage))
+        tied = coverage - coverage[lowest] <= k * np.hypot(mcse, mcse[lowest])
+        out.append([f"{s} / {o}" for s, o, t in zip(g["scenario"], g["outcome"], tied, strict=True) if t])
+    return out
+
+
 def names_with_grade(judged: dict[tuple[str, str], Verdict], grade: Grade) -> str:
     """'matched difference: ATT; …' for the verdicts of `grade` ('none' if there is none)."""
     names = [estimator_name(e, k) for (e, k), v in judged.items() if v.grade is grade]

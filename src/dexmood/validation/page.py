@@ -36,6 +36,7 @@ from dexmood.validation.measures import (
     verdict_table,
     verdict_table_mcse,
     verdicts,
+    worst_case_ties,
 )
 from dexmood.validation.scenarios import (
     ATT_OUTCOMES,
@@ -307,8 +308,10 @@ def recorded_rejection_table(name: str, summary: pd.DataFrame, estimators, scena
 def recorded_verdict_table(name: str, study, summary: pd.DataFrame) -> pd.DataFrame:
     """`measures.verdict_table` as recorded texts: the lowest coverage and largest |bias| / SE with their
     MCSEs (`measures.verdict_table_mcse`), counts of replicates and failed fits exact (Bayesian fits: with
-    the binomial MCSE of `failed_fits_mcse`), names, worst case and grades as labels."""
+    the binomial MCSE of `failed_fits_mcse`), names and grades as labels, the worst case as a choice among the
+    cells tied with it (`measures.worst_case_ties`)."""
     table, errors = verdict_table(summary), verdict_table_mcse(summary)
+    ties = worst_case_ties(summary, k=mc.K)
     bayes = table["estimator"].eq(SHORT_LABELS["mediation_bayes"]).to_numpy()
     count_mcse = np.where(bayes, failed_fits_mcse(study.bayes_diagnostics), 0.0)
     texts = table.astype(object).copy()
@@ -322,6 +325,9 @@ def recorded_verdict_table(name: str, study, summary: pd.DataFrame) -> pd.DataFr
             elif column in errors.columns:
                 texts.loc[i, column] = mc.record_value(f"{key}|{column}]", value, "{:.3f}",
                                                        mcse=errors.loc[i, column])
+            elif column == "worst case":  # an argmin of Monte-Carlo coverages: ties may swap places
+                texts.loc[i, column] = mc.record_choice(f"{key}|{column}]", str(value),
+                                                        ties[table.index.get_loc(i)])
             else:
                 texts.loc[i, column] = mc.record_label(f"{key}|{column}]", str(value))
     return texts
