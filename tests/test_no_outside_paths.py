@@ -58,7 +58,7 @@ def test_the_pattern_catches_what_it_should():
 
 def test_files_are_found():
     names = {p.name for p in _page_files()}
-    assert {"06_case_report.ipynb", "trial.py", "README.md", "published.json"} <= names
+    assert {"06_case_report.ipynb", "dosing.py", "README.md", "published.json"} <= names
 
 
 @pytest.mark.parametrize("path", _page_files(), ids=lambda p: str(p.relative_to(ROOT)))
