@@ -10,7 +10,9 @@ from dexmood import plots
 from dexmood.trial.dosing import REGISTRY_PCA, PcaProtocol
 from dexmood.trial.registry import CLINICAL_RR_THRESHOLD
 
-PRIOR_COLORS = {"sceptical": "#D55E00", "enthusiastic": "#009E73", "parent CI transferred": "#CC79A7"}
+#: One colour per prior (Okabe–Ito vermillion, bluish green, reddish purple); other priors are black.
+PRIOR_COLORS = {"sceptical": plots.OKABE_ITO[5], "enthusiastic": plots.OKABE_ITO[2],
+                "parent CI transferred": plots.OKABE_ITO[3]}
 
 
 def plot_implied_boluses(table: pd.DataFrame, protocol: PcaProtocol = REGISTRY_PCA):
@@ -19,7 +21,7 @@ def plot_implied_boluses(table: pd.DataFrame, protocol: PcaProtocol = REGISTRY_P
     for (drug, block), color in zip(table.groupby("drug", sort=False), plots.OKABE_ITO, strict=False):
         rate = block["achieved_ug_per_kg_per_h"].iloc[0]
         ax.plot(block["weight_kg"], block["boluses_per_24h"], color=color, lw=2, label=f"{drug} ({rate:g} µg/kg/h)")
-    ax.axhline(0, color="#333333", lw=0.8)
+    ax.axhline(0, color=plots.INK_COLOR, lw=0.8)
     ax.axvline(protocol.sufentanil_cap_weight_kg, color=plots.PUBLISHED_COLOR, ls="--", lw=1)
     ax.text(protocol.sufentanil_cap_weight_kg + 0.5, ax.get_ylim()[1] * 0.9, "sufentanil cap binds", fontsize=8,
             color=plots.PUBLISHED_COLOR)
@@ -62,10 +64,10 @@ def plot_probability_curve(curve: pd.DataFrame, threshold: float = CLINICAL_RR_T
     """Posterior P(RR < t) against t, one line per prior."""
     fig, ax = plots.new_figure()
     for prior, block in curve.groupby("prior", sort=False):
-        ax.plot(block["threshold"], block["probability"], lw=2, color=PRIOR_COLORS.get(prior, "#000000"),
-                label=prior)
+        color = PRIOR_COLORS.get(prior, plots.OKABE_ITO[7])
+        ax.plot(block["threshold"], block["probability"], lw=2, color=color, label=prior)
     ax.axvline(threshold, color=plots.PUBLISHED_COLOR, ls="--", lw=1)
-    ax.axvline(1.0, color="#333333", lw=0.8)
+    ax.axvline(1.0, color=plots.INK_COLOR, lw=0.8)
     ax.set_xlabel("Risk ratio threshold t")
     ax.set_ylabel("Posterior P(RR < t)")
     ax.set_ylim(0, 1)
