@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
+from dexmood import plots
 from dexmood.case_report.mme import MmeSimulation, attested_gaps
 from dexmood.case_report.posterior import _draws, _interval, counterfactual_effects
 from dexmood.case_report.timeline import (
@@ -23,9 +24,12 @@ from dexmood.case_report.timeline import (
 )
 
 #: Route colours (Okabe–Ito; `dexmood.plots.OKABE_ITO`): DEX gets the DEX group colour of the book.
-ROUTE_COLORS = {"oral": "#E69F00", "iv": "#009E73", "intrathecal": "#56B4E9", "dex": "#0072B2",
-                "oncology": "#999999"}
-DEX_LINE_COLOR = "#D55E00"
+ROUTE_COLORS = {"oral": plots.OKABE_ITO[1], "iv": plots.OKABE_ITO[2], "intrathecal": plots.OKABE_ITO[4],
+                "dex": plots.GROUP_COLORS["DEX"], "oncology": plots.REFERENCE_COLOR}
+DEX_LINE_COLOR = plots.OKABE_ITO[5]
+#: Background of each phase: a pale tint of the colour of the route that phase adds.
+PHASE_SHADES = {"oral": plots.TINTS["orange"], "oral_iv": plots.TINTS["green"],
+                "oral_intrathecal": plots.TINTS["sky"]}
 
 #: Piecewise-linear day axis: the first pump week gets most of the width, the year before is compressed.
 AXIS_KNOTS = ((FIRST_DAY, 0.0), (-30.0, 1.8), (10.0, 2.6), (23.0, 6.8), (60.0, 7.5), (HORIZON_DAY, 8.3))
@@ -61,13 +65,12 @@ def _day_axis(ax) -> None:
 
 
 def _phases(ax, label_y: float | None = None) -> None:
-    shades = {"oral": "#FFF5E0", "oral_iv": "#E6F5EF", "oral_intrathecal": "#EAF4FB"}
     for phase, (start, end) in PHASES.items():
-        ax.axvspan(start, end, color=shades[phase], zorder=0, lw=0)
+        ax.axvspan(start, end, color=PHASE_SHADES[phase], zorder=0, lw=0)
         if label_y is not None:
             centre = float(_inverse((_forward(start) + _forward(end)) / 2))
             ax.text(centre, label_y, PHASE_LABELS[phase].replace(" + ", "\n+ "), ha="center", va="center",
-                    fontsize=7.5, color="#444444", fontstyle="italic")
+                    fontsize=7.5, color=plots.INK_COLOR, fontstyle="italic")
     ax.axvline(DEX_DAY, color=DEX_LINE_COLOR, lw=1.4, ls="--", zorder=5)
 
 
@@ -103,28 +106,28 @@ def plot_timeline(regimens: pd.DataFrame, pain: pd.DataFrame, mme: MmeSimulation
             if row.role == "opioid" and _forward(end) - _forward(row.day_start) > 0.18:
                 text = f"{row.daily_dose:g}" + (f"→{row.daily_dose_end:g}" if pd.notna(row.daily_dose_end) else "")
                 bars.text(float(_inverse((_forward(row.day_start) + _forward(end)) / 2)), y, text,
-                          ha="center", va="center", fontsize=6.5, color="#222222")
+                          ha="center", va="center", fontsize=6.5, color=plots.INK_COLOR)
         if label.startswith("morphine") and gaps:
             start, end = gaps[0][2], gaps[0][3]
             bars.barh(y, end - start, left=start, height=0.62, color=ROUTE_COLORS["intrathecal"], alpha=0.35,
                       hatch="....", edgecolor="white", lw=0.6)
             bars.text(float(_inverse((_forward(start) + _forward(end)) / 2)), y, "8.4 or 10.8", ha="center",
-                      va="center", fontsize=6.5, color="#222222")
+                      va="center", fontsize=6.5, color=plots.INK_COLOR)
     bars.set_yticks(range(len(rows)))
     bars.set_yticklabels([r[0] for r in rows][::-1], fontsize=8)
     bars.set_ylim(-0.6, len(rows) + 0.6)
     bars.grid(axis="y", visible=False)
     handles = [Patch(color=ROUTE_COLORS[k], label=name) for k, name in
                (("oral", "oral"), ("iv", "IV"), ("intrathecal", "intrathecal"), ("dex", "DEX"))]
-    handles.append(Patch(facecolor="white", edgecolor="#777777", hatch="////", label="end not reported"))
+    handles.append(Patch(facecolor="white", edgecolor=plots.MUTED, hatch="////", label="end not reported"))
     fig.legend(handles=handles, loc="outside lower center", fontsize=7.5, ncol=5)
     bars.set_title("Regimens (numbers: opioid mg/day)", loc="left")
     _phases(bars, label_y=len(rows) + 0.05)
 
     band = mme.band()
-    band_ax.fill_between(band.index, band["q05"], band["q95"], color="#777777", alpha=0.35, lw=0, step="mid",
+    band_ax.fill_between(band.index, band["q05"], band["q95"], color=plots.MUTED, alpha=0.35, lw=0, step="mid",
                          label="5–95% of conversion draws")
-    band_ax.plot(band.index, band["q50"], color="#333333", lw=1.2, drawstyle="steps-mid", label="median")
+    band_ax.plot(band.index, band["q50"], color=plots.INK_COLOR, lw=1.2, drawstyle="steps-mid", label="median")
     band_ax.set_yscale("log")
     band_ax.set_ylim(30, 6000)
     band_ax.set_ylabel("oral morphine\nequivalents (mg/day)")
@@ -136,7 +139,7 @@ def plot_timeline(regimens: pd.DataFrame, pain: pd.DataFrame, mme: MmeSimulation
         height = max(row.nrs_high - row.nrs_low, 0.15)
         bottom = row.nrs_low - (0.075 if row.nrs_high == row.nrs_low else 0)
         nrs_ax.add_patch(Rectangle((row.day_start, bottom), row.day_end - row.day_start, height,
-                                   facecolor="#444444", alpha=0.75, lw=0))
+                                   facecolor=plots.MUTED, alpha=0.75, lw=0))
     if idata is not None:
         level = _draws(idata, "level")
         after = _draws(idata, "pain_after_dex")
@@ -144,8 +147,8 @@ def plot_timeline(regimens: pd.DataFrame, pain: pd.DataFrame, mme: MmeSimulation
         for row in pain.itertuples(index=False):
             draws = columns[row.segment]
             lo, hi = _interval(draws)
-            nrs_ax.fill_between([row.day_start, row.day_end], lo, hi, color="#0072B2", alpha=0.18, lw=0)
-            nrs_ax.plot([row.day_start, row.day_end], [draws.mean()] * 2, color="#0072B2", lw=1.5)
+            nrs_ax.fill_between([row.day_start, row.day_end], lo, hi, color=plots.OKABE_ITO[0], alpha=0.18, lw=0)
+            nrs_ax.plot([row.day_start, row.day_end], [draws.mean()] * 2, color=plots.OKABE_ITO[0], lw=1.5)
     nrs_ax.set_ylim(0, 10)
     nrs_ax.set_ylabel("NRS (0–10)")
     nrs_ax.set_xlabel("day (0 = 1 December 2019); the axis is compressed outside days −30 to 23")
@@ -169,9 +172,9 @@ def plot_its(idata, pain: pd.DataFrame):
     for k, (segment, draws) in enumerate(zip(SEGMENTS, columns, strict=True)):
         reading = pain[pain["segment"] == segment].iloc[0]
         left.add_patch(Rectangle((k - 0.3, reading.nrs_low - 0.5), 0.6, reading.nrs_high - reading.nrs_low + 1,
-                                 facecolor="#DDDDDD", lw=0))
+                                 facecolor=plots.LIGHT, lw=0))
         lo, hi = _interval(draws)
-        colour = "#0072B2" if segment == "intrathecal_dex" else "#555555"
+        colour = plots.GROUP_COLORS["DEX"] if segment == "intrathecal_dex" else plots.MUTED
         left.plot([k, k], [lo, hi], color=colour, lw=2.2)
         left.plot(k, draws.mean(), "o", color=colour)
     left.set_xticks(range(len(SEGMENTS)))
@@ -182,11 +185,11 @@ def plot_its(idata, pain: pd.DataFrame):
     left.set_title("Levels: posterior mean, 90% interval;\ngrey = reported range ± 0.5", loc="left", fontsize=9)
     effects = counterfactual_effects(idata, pain)
     bins = np.linspace(-7, 5, 61)
-    right.hist(effects["level_persists"], bins=bins, density=True, alpha=0.6, color="#0072B2",
+    right.hist(effects["level_persists"], bins=bins, density=True, alpha=0.6, color=plots.OKABE_ITO[0],
                label="pain would have stayed\nat the pre-DEX level")
-    right.hist(effects["trend_continues"], bins=bins, density=True, alpha=0.5, color="#E69F00",
+    right.hist(effects["trend_continues"], bins=bins, density=True, alpha=0.5, color=plots.OKABE_ITO[1],
                label="the fall since the IV\ndays would have continued")
-    right.axvline(0, color="#333333", lw=0.8)
+    right.axvline(0, color=plots.INK_COLOR, lw=0.8)
     right.set_xlabel("change attributed to DEX (NRS points)")
     right.set_ylabel("posterior density")
     right.set_ylim(0, right.get_ylim()[1] * 1.45)  # room for the legend above the histograms
@@ -204,9 +207,9 @@ def plot_side_effects(side_effects: pd.DataFrame):
     for y, row in table.iterrows():
         if row.change:
             ax.annotate("", xy=(row.after, y), xytext=(row.before, y),
-                        arrowprops={"arrowstyle": "->", "color": "#0072B2", "lw": 1.5})
-        ax.plot(row.before, y, "o", mfc="white", mec="#555555", ms=7)
-        ax.plot(row.after, y, "o", color="#0072B2", ms=4.5)
+                        arrowprops={"arrowstyle": "->", "color": plots.GROUP_COLORS["DEX"], "lw": 1.5})
+        ax.plot(row.before, y, "o", mfc="white", mec=plots.MUTED, ms=7)
+        ax.plot(row.after, y, "o", color=plots.GROUP_COLORS["DEX"], ms=4.5)
     ax.set_yticks(range(len(table)))
     ax.set_yticklabels(table["symptom"].str.replace("_", " "), fontsize=8)
     ax.set_xticks(list(SIDE_EFFECT_SCALE))
@@ -214,7 +217,7 @@ def plot_side_effects(side_effects: pd.DataFrame):
     ax.set_xlim(0.6, 5.4)
     ax.set_xlabel("frequency (Table 1)")
     ax.grid(axis="y", visible=False)
-    ax.plot([], [], "o", mfc="white", mec="#555555", label="before DEX")
-    ax.plot([], [], "o", color="#0072B2", label="after DEX")
+    ax.plot([], [], "o", mfc="white", mec=plots.MUTED, label="before DEX")
+    ax.plot([], [], "o", color=plots.GROUP_COLORS["DEX"], label="after DEX")
     ax.legend(loc="lower right", fontsize=8)
     return fig, ax
