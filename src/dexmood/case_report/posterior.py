@@ -1,5 +1,4 @@
-"""Summaries of the ITS posterior: segment levels, the DEX change under two counterfactuals, pain per
-unit of opioid."""
+"""The ITS posterior summarised: levels, the DEX change under two counterfactuals, pain per unit of opioid."""
 
 from __future__ import annotations
 
@@ -11,11 +10,13 @@ from dexmood.case_report.timeline import LEVEL_SEGMENTS, SEGMENT_LABELS
 
 
 def _draws(idata, name: str) -> np.ndarray:
+    """Posterior draws of `name` with the chains stacked (draw × the variable's own dimensions)."""
     values = idata.posterior[name].to_numpy()
     return values.reshape(-1, *values.shape[2:])
 
 
 def _interval(x: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
+    """Central `prob` interval of draws (equal tails)."""
     lo, hi = np.quantile(x, [(1 - prob) / 2, (1 + prob) / 2])
     return float(lo), float(hi)
 
