@@ -12,6 +12,8 @@ GROUP_COLORS = {"DEX": "#0072B2", "LA": "#E69F00"}
 GROUP_ORDER = ["DEX", "LA"]
 PUBLISHED_COLOR = "#555555"
 TRUTH_COLOR = "#D55E00"
+#: Pale tints of Okabe–Ito orange, bluish green and sky blue, for shaded backgrounds (phases of a time line).
+TINTS = {"orange": "#FFF5E0", "green": "#E6F5EF", "sky": "#EAF4FB"}
 #: Reference lines (zero effect), annotation ink and neutral fills (histograms of a null distribution).
 REFERENCE_COLOR = "#999999"
 INK_COLOR = "#333333"
