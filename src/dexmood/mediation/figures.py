@@ -28,15 +28,15 @@ def draw_dag(ax=None):
         "X": (5.0, 0.1, "baseline covariates X: age, sex, baseline scores, BMI, pain history, procedure"),
         "U": (8.6, 4.95, "U: unmeasured\npain–mood confounders"),
     }
-    colors = {"T": plots.GROUP_COLORS["DEX"], "M": plots.OKABE_ITO[4], "Y": "#333333", "X": "#777777",
-              "U": "#AAAAAA"}
+    colors = {"T": plots.GROUP_COLORS["DEX"], "M": plots.OKABE_ITO[4], "Y": plots.INK_COLOR,
+              "X": plots.COVARIATE_COLOR, "U": plots.UNMEASURED_COLOR}
     boxes = {}
     for key, (x, y, text) in nodes.items():
         style = {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": colors[key],
                  "linewidth": 1.6, "linestyle": "--" if key == "U" else "-"}
         boxes[key] = ax.text(x, y, text, ha="center", va="center", fontsize=8.5, bbox=style, zorder=3)
 
-    def arrow(a, b, label=None, style="-", color="#333333", label_at=0.5, start=None, end=None):
+    def arrow(a, b, label=None, style="-", color=plots.INK_COLOR, label_at=0.5, start=None, end=None):
         x0, y0 = start or nodes[a][:2]
         x1, y1 = end or nodes[b][:2]
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2, xycoords="data",
@@ -52,13 +52,13 @@ def draw_dag(ax=None):
     arrow("T", "M", "a")
     arrow("M", "Y", "b, d")
     arrow("T", "Y", "c′ (direct)", label_at=0.3)
-    grey = "#999999"
+    grey = plots.REFERENCE_COLOR
     arrow("X", "T", start=(3.0, 0.42), end=(1.6, 1.45), color=grey)
     arrow("X", "M", start=(4.4, 0.42), end=(4.4, 3.8), color=grey)
     arrow("X", "Y", start=(7.0, 0.42), end=(8.3, 1.3), color=grey)
-    arrow("U", "M", style="--", color="#AAAAAA")
-    arrow("U", "Y", style="--", color="#AAAAAA")
-    ax.text(1.3, 3.35, "d: DEX × pain interaction\n(ACME treated ≠ control)", fontsize=8, color="#555555",
+    arrow("U", "M", style="--", color=plots.UNMEASURED_COLOR)
+    arrow("U", "Y", style="--", color=plots.UNMEASURED_COLOR)
+    ax.text(1.3, 3.35, "d: DEX × pain interaction\n(ACME treated ≠ control)", fontsize=8, color=plots.MUTED,
             ha="center", va="center")
     return ax
 
@@ -112,14 +112,14 @@ def plot_effects(idata: az.InferenceData, truth: dict | None = None):
             ax.plot(grid, gaussian_kde(values)(grid), color=colors[outcome], label=OUTCOME_LABELS[outcome])
             if truth is not None:
                 ax.axvline(truth_value(truth, outcome, name), color=colors[outcome], linestyle="--", lw=1)
-        ax.axvline(0, color="#333333", lw=0.8)
+        ax.axvline(0, color=plots.INK_COLOR, lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("share" if name == "proportion_mediated" else "score points")
         ax.set_yticks([])
     axes[0].set_ylabel("posterior density")
     handles, labels = axes[0].get_legend_handles_labels()
     if truth is not None:
-        handles.append(plt.Line2D([], [], color="#333333", linestyle="--", lw=1))
+        handles.append(plt.Line2D([], [], color=plots.INK_COLOR, linestyle="--", lw=1))
         labels.append("simulation truth")
     fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.12))
     return fig, axes
@@ -147,7 +147,7 @@ def plot_proportion_vs_published(summaries: dict[str, pd.DataFrame], truth: dict
             y += 1
     ax.set_yticks(range(len(y_labels)), y_labels, fontsize=8.5)
     ax.invert_yaxis()
-    ax.axvline(0, color="#333333", lw=0.8)
+    ax.axvline(0, color=plots.INK_COLOR, lw=0.8)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     ax.set_xlabel("share of the total effect mediated by pain relief (posterior median, 95% interval)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8.5)
