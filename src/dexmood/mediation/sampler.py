@@ -21,6 +21,7 @@ try:  # optional at run time: without nutpie every fit falls back to PyMC's own 
 except ImportError:
     nutpie = None
 
+
 @dataclass
 class SamplerSettings:
     """Compatibility form of `SETTINGS.sampler` + `SETTINGS.seed` (new code passes a `Settings`)."""
