@@ -430,6 +430,6 @@ def test_fit_matched_uses_the_match_it_is_given(simulated, monkeypatch, tmp_path
         seen["n"], seen["label"] = data.n, kwargs["label"]
         return "posterior"
 
-    monkeypatch.setattr(md, "fit", fake_fit)
+    monkeypatch.setattr(md.fitting, "fit", fake_fit)  # where `fit_matched` looks `fit` up
     assert md.fit_matched(match) == "posterior"
     assert not calls and seen == {"n": md.prepare_matched(match).n, "label": "mediation_matched"}

@@ -25,6 +25,9 @@ MUTED = "#555555"
 LIGHT = "#DDDDDD"
 BEFORE_COLOR = "#999999"
 AFTER_COLOR = "#009E73"
+#: Causal diagrams: the measured covariates' box and the unmeasured confounders (dashed).
+COVARIATE_COLOR = "#777777"
+UNMEASURED_COLOR = "#AAAAAA"
 
 
 def set_theme() -> None:
