@@ -118,13 +118,14 @@ def _declared(*extras):
 
 
 def test_every_imported_package_is_declared():
-    sources = list((ROOT / "src" / "dexmood").glob("*.py"))
+    sources = list((ROOT / "src" / "dexmood").rglob("*.py"))
     package = _distributions(_imports(sources, top_level_only=True))
     assert package <= _declared(), f"imported by src/dexmood but not in [project] dependencies: " \
                                    f"{sorted(package - _declared())}"
-    # imported inside a function (notebook helpers such as myst_nb.glue): at least in the [book] extra
+    # imported inside a function (notebook helpers such as myst_nb.glue; the Dask engine): in an extra
     lazy = _distributions(_imports(sources))
-    assert lazy <= _declared("book"), f"imported by src/dexmood in no extra: {sorted(lazy - _declared('book'))}"
+    extras = _declared("book", "cluster")
+    assert lazy <= extras, f"imported by src/dexmood in no extra: {sorted(lazy - extras)}"
     tooling = _distributions(_imports([*(ROOT / "tests").rglob("*.py"), *(ROOT / "_ext").glob("*.py"),
                                        *(ROOT / "tools").glob("*.py")]))
     local = {path.stem.replace("_", "-") for path in (ROOT / "tests").rglob("*.py")}  # test helpers (other_generator)

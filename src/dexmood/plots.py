@@ -13,7 +13,7 @@ GROUP_ORDER = ["DEX", "LA"]
 PUBLISHED_COLOR = "#555555"
 TRUTH_COLOR = "#D55E00"
 #: Pale tints of Okabe–Ito orange, bluish green and sky blue, for shaded backgrounds (phases of a time line).
-TINTS = {"orange": "#FFF5E0", "green": "#E6F5EF", "sky": "#EAF4FB"}
+TINTS = {"orange": "#FFF5E0", "green": "#E6F5EF", "sky": "#EAF4FB", "blue": "#EAF2FA", "sand": "#FDF1E0"}
 #: Reference lines (zero effect), annotation ink and neutral fills (histograms of a null distribution).
 REFERENCE_COLOR = "#999999"
 INK_COLOR = "#333333"
@@ -63,8 +63,8 @@ def flow_diagram(steps: list[tuple[str, int]], exclusions: list[tuple[str, int]]
     ax.set_axis_off()
     ax.set_xlim(0, 10)
     ax.set_ylim(-0.6, n_rows - 0.3)
-    box = {"boxstyle": "round,pad=0.4", "facecolor": "#EAF2FA", "edgecolor": "#0072B2"}
-    ex_box = {"boxstyle": "round,pad=0.4", "facecolor": "#FDF1E0", "edgecolor": "#E69F00"}
+    box = {"boxstyle": "round,pad=0.4", "facecolor": TINTS["blue"], "edgecolor": GROUP_COLORS["DEX"]}
+    ex_box = {"boxstyle": "round,pad=0.4", "facecolor": TINTS["sand"], "edgecolor": GROUP_COLORS["LA"]}
     ys = [n_rows - 1 - i for i in range(n_rows)]
     for (label, n), y in zip(steps, ys, strict=True):
         ax.text(2.8, y, f"{label}\nn = {n}", ha="center", va="center", fontsize=9, bbox=box)
@@ -73,9 +73,9 @@ def flow_diagram(steps: list[tuple[str, int]], exclusions: list[tuple[str, int]]
             break
         y_mid = (ys[i] + ys[i + 1]) / 2
         ax.annotate("", xy=(2.8, ys[i + 1] + 0.28), xytext=(2.8, ys[i] - 0.28),
-                    arrowprops={"arrowstyle": "->", "color": "#333333"})
+                    arrowprops={"arrowstyle": "->", "color": INK_COLOR})
         if n:
-            ax.annotate("", xy=(5.6, y_mid), xytext=(2.8, y_mid), arrowprops={"arrowstyle": "->", "color": "#999999"})
+            ax.annotate("", xy=(5.6, y_mid), xytext=(2.8, y_mid), arrowprops={"arrowstyle": "->", "color": REFERENCE_COLOR})
             ax.text(7.6, y_mid, f"{label}\nn = {n}", ha="center", va="center", fontsize=8.5, bbox=ex_box, wrap=True)
     if title:
         ax.set_title(title)

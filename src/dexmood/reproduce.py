@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import importlib.metadata
 import platform
@@ -65,8 +66,6 @@ def checksums(files: list[str]) -> pd.DataFrame:
 
 def sanitizer_rules() -> pd.DataFrame:
     """The nbval sanitizer: which volatile text is replaced before outputs are compared."""
-    import configparser
-
     parser = configparser.ConfigParser()
     parser.read(paths.PROJECT_ROOT / "tests" / "nbval_sanitize.cfg")
     return pd.DataFrame([{"rule": section, "pattern": parser[section]["regex"],

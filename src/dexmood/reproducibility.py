@@ -31,7 +31,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import arviz as az
 import numpy as np
+import pandas as pd
 
 from dexmood import paths
 
@@ -134,8 +136,6 @@ def record_table(name: str, values, fmt="{:.2f}", *, mcse=None, tolerance=None):
     `values`: a numeric DataFrame in displayed units; `fmt`: one format or {column: format}; `mcse` and
     `tolerance`: a DataFrame like `values`, a {column: number or None} dict or one number (0 = deterministic
     column). Index and column labels are recorded as labels (exact)."""
-    import pandas as pd
-
     def per_cell(spec, row, column):
         if spec is None:
             return None
@@ -210,15 +210,11 @@ def _as_chains(draws) -> np.ndarray:
 
 def mcse_quantile(draws, prob: float) -> float:
     """ArviZ's MCSE of a quantile of (chain, draw) draws (1-D: independent draws)."""
-    import arviz as az
-
     return float(np.ravel(az.mcse(_as_chains(draws), method="quantile", prob=prob))[0])
 
 
 def mcse_mean(draws) -> float:
     """ArviZ's MCSE of a mean (also of a probability, as the mean of an indicator)."""
-    import arviz as az
-
     array = _as_chains(draws)
     if np.ptp(array) == 0:
         return 0.0
@@ -285,8 +281,6 @@ def compare(stored: dict[str, Entry], new: dict[str, Entry], k: float = K) -> li
 
 
 def comparison_frame(comparisons: list[Comparison]):
-    import pandas as pd
-
     return pd.DataFrame([asdict(c) for c in comparisons]).set_index("name")
 
 
@@ -338,8 +332,6 @@ def reference_table(notebook: str):
     """The stored reference of `notebook` as a table for the reproduce page: each number as displayed, its
     MCSE (or tolerance) and the largest difference a re-execution may show (K·√2·MCSE + half a display unit,
     taking the new run's MCSE equal to the stored one)."""
-    import pandas as pd
-
     rows = []
     for e in load(reference_path(notebook)).values():
         if e.value is None:
@@ -383,8 +375,6 @@ if __name__ == "__main__":
 def reference_summary():
     """One row per notebook with a stored Monte-Carlo reference: how many displayed numbers it checks within
     their Monte-Carlo error, by a stated tolerance, or as exact text, and the median allowed difference."""
-    import pandas as pd
-
     rows = []
     for path in sorted(REFERENCE_DIR.glob("*.json")):
         entries = list(load(path).values())

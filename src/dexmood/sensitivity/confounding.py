@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from dexmood import effects
+from dexmood import reproducibility as mc
 from dexmood.errors import AnalysisNotPossible
 from dexmood.sensitivity._common import (
     ALPHA,
@@ -249,8 +250,6 @@ def bias_analysis(estimate: float, se: float, bias_prior, *, n_draws: int = SETT
 def bias_mcse(analysis: BiasAnalysis, estimate: float) -> dict:
     """Monte-Carlo SEs (issue 20) of the summaries of `bias_analysis` (independent draws): the median and the
     95% interval limits (ArviZ's quantile MCSE) and the probability of benefit (MCSE of a mean indicator)."""
-    from dexmood import reproducibility as mc
-
     draws = np.asarray(analysis.draws, dtype=float)
     return {"corrected_median": mc.mcse_quantile(draws, 0.5), "ci_low": mc.mcse_quantile(draws, 0.025),
             "ci_high": mc.mcse_quantile(draws, 0.975),

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from dexmood import cache, mediation
+from dexmood import reproducibility as mc
 from dexmood.errors import DiagnosticsError
 from dexmood.sensitivity.medsens import acme_at_rho, rho_at_zero_acme
 from dexmood.settings import SETTINGS, Settings
@@ -153,8 +154,6 @@ def monte_carlo_mcse(moved, zero, per_node, weights, median: float, chains: int)
     """Monte-Carlo SEs (issue 20) of every number of `monte_carlo_medsens`, from the draws cut back into their
     chains (the posterior draws are stacked chain by chain): ArviZ's MCSE for the mean and the quantiles,
     batch means for the SD, the share on the side of the median and the two quadrature moments."""
-    from dexmood import reproducibility as mc
-
     def chained(values):
         return np.asarray(values, dtype=float).reshape(chains, -1)
 
