@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +117,34 @@ def test_default_match_passes_the_balance_rule():
     """The book's default cohort and specification pass its own balance rule (issue 16 point 5)."""
     balance = pipeline.match(C.simulate()).balance()
     assert balance.passed, balance.failures()
+
+
+@pytest.mark.parametrize("raised, expected", [
+    (None, ("ok", {"mediation": "child"})),
+    (pipeline.AnalysisNotPossible("too few pairs"), ("not possible", "too few pairs")),
+    (pipeline.DiagnosticsError("R-hat 1.2"), ("diagnostics", "R-hat 1.2")),
+])
+def test_background_mediation_returns_what_the_stage_returns(monkeypatch, raised, expected):
+    """The forked stage sends back the section or the sentence; the parent's process is not the one fitting."""
+    parent = os.getpid()
+
+    def fake_fit(match_result, settings):
+        if raised is not None:
+            raise raised
+        return "posterior"
+
+    monkeypatch.setattr(pipeline, "fit_mediation", fake_fit)
+    monkeypatch.setattr(pipeline.mediation, "results_section",
+                        lambda posterior: {"mediation": "child" if os.getpid() != parent else "parent"})
+    background = pipeline._BackgroundMediation(None, SETTINGS)
+    assert background._process is not None  # fork is available on the test machines (Linux, 2 cores)
+    assert background.result() == expected
+
+
+def test_background_mediation_reports_a_bug_with_its_traceback(monkeypatch):
+    def broken(match_result, settings):
+        raise KeyError("satisfaction")
+
+    monkeypatch.setattr(pipeline, "fit_mediation", broken)
+    with pytest.raises(RuntimeError, match="KeyError: 'satisfaction'"):
+        pipeline._BackgroundMediation(None, SETTINGS).result()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +115,56 @@ def _run_optional(notes: list[str], stage: str, compute: Callable):
         return None
 
 
+def _mediation_outcome(match_result: matching.MatchResult, settings: Settings) -> tuple[str, object]:
+    """Stage 4 for `analyze`: ("ok", results section) or ("not possible" | "diagnostics", the sentence)."""
+    try:
+        return "ok", mediation.results_section(fit_mediation(match_result, settings))
+    except AnalysisNotPossible as error:
+        return "not possible", str(error)
+    except DiagnosticsError as error:
+        return "diagnostics", str(error)
+
+
+class _BackgroundMediation:
+    """Stage 4 in a forked process while the parent estimates effects and sensitivity.
+
+    Compiling the mediation model (numba, ~14 s, not cacheable across processes) and sampling dominate
+    `analyze`; the effects bootstrap and the sensitivity fits need a core for a few seconds meanwhile. A fork
+    shares the imported modules and the match without pickling them; the child sends back only the JSON-able
+    section. The draws are the same as in one process (same seed, same code). Without `fork` (Windows,
+    macOS default) or on one core the stage runs in the parent, in turn."""
+
+    def __init__(self, match_result: matching.MatchResult, settings: Settings):
+        self.match_result, self.settings, self._process = match_result, settings, None
+        if "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1:
+            context = multiprocessing.get_context("fork")
+            self._receive, send = context.Pipe(duplex=False)
+            self._process = context.Process(target=self._child, args=(send,), daemon=True)
+            self._process.start()
+            send.close()
+
+    def _child(self, send) -> None:
+        try:
+            outcome = _mediation_outcome(self.match_result, self.settings)
+        except BaseException:  # a bug: the parent raises it with the child's traceback
+            outcome = ("bug", traceback.format_exc())
+        send.send(outcome)
+        send.close()
+
+    def result(self) -> tuple[str, object]:
+        if self._process is None:
+            return _mediation_outcome(self.match_result, self.settings)
+        try:
+            outcome = self._receive.recv()
+        except EOFError:  # the child died (killed, out of memory) before sending
+            self._process.join()
+            outcome = ("bug", f"the process ended without a result (exit code {self._process.exitcode})")
+        self._process.join()
+        if outcome[0] == "bug":
+            raise RuntimeError(f"the mediation stage failed in its process:\n{outcome[1]}")
+        return outcome
+
+
 def version() -> str:
     try:
         return importlib.metadata.version("dexmood")
@@ -138,29 +190,33 @@ def analyze(cohort: cohort_mod.Cohort, out_dir: Path | None = None, settings: Se
     match_result = match(cohort, settings)
     results["matching"] = matching.results_section(match_result)
     progress(f"matching: {match_result.summary['pairs']} matched sets")
+    background = _BackgroundMediation(match_result, settings) if with_mediation else None
     estimated = estimate_effects(match_result, cohort, settings)
     results.update(effects.results_from_analysis(estimated.analysis))
     results["primary_estimator"] = {"estimator": estimated.primary, "why": estimated.primary_reason}
     notes += sorted({note for note in estimated.table["note"] if note})
     progress("effects: done")
-    results["failed_diagnostics"] = []
-    if with_mediation:
-        try:
-            posterior = _run_optional(notes, "mediation", lambda: fit_mediation(match_result, settings))
-        except DiagnosticsError as error:  # reported, not used; the CLI then exits 3 after writing the rest
-            posterior = None
-            notes.append(f"mediation: the fit failed its convergence diagnostics, so its numbers are not "
-                         f"reported ({error})")
-            results["failed_diagnostics"].append("mediation")
-        if posterior is not None:
-            results.update(mediation.results_section(posterior))
-        progress("mediation: done")
-    sens = _run_optional(notes, "sensitivity", lambda: sensitivity_section(match_result, cohort, settings))
+    sensitivity_notes: list[str] = []  # after mediation's, in stage order
+    sens = _run_optional(sensitivity_notes, "sensitivity",
+                         lambda: sensitivity_section(match_result, cohort, settings))
     if sens is not None:
-        notes += [f"sensitivity: {sentence}" for sentence in sens["sensitivity"].pop("not_possible", [])]
-        results.update(sens)
+        sensitivity_notes += [f"sensitivity: {sentence}" for sentence in sens["sensitivity"].pop("not_possible", [])]
     progress("sensitivity: done")
-    results["notes"] = notes
+    results["failed_diagnostics"] = []
+    if background is not None:
+        status, value = background.result()
+        if status == "ok":
+            results.update(value)
+        elif status == "not possible":
+            notes.append(f"mediation: {value}")
+        else:  # reported, not used; the CLI then exits 3 after writing the rest
+            notes.append(f"mediation: the fit failed its convergence diagnostics, so its numbers are not "
+                         f"reported ({value})")
+            results["failed_diagnostics"].append("mediation")
+        progress("mediation: done")
+    if sens is not None:
+        results.update(sens)
+    results["notes"] = notes + sensitivity_notes
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
