@@ -372,15 +372,15 @@ def test_diagnostics_thresholds_come_from_settings():
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    cohort = cohort_module.simulate()
-    return cohort, matching.default_match(cohort)
+def simulated_match(simulated):
+    """The shared simulated cohort (tests/conftest.py) and its default match."""
+    return simulated, matching.default_match(simulated)
 
 
-def test_truth_is_for_the_analysed_matched_patients(simulated):
+def test_truth_is_for_the_analysed_matched_patients(simulated_match):
     """Issue 16 point 6: the estimate averages over the analysed matched patients of both groups, so its truth
     is the mean of their own potential-outcome contrasts — not the mean over all DEX patients."""
-    cohort, match = simulated
+    cohort, match = simulated_match
     data = md.prepare_matched(match)
     truth = md.sample_truth(cohort, data)
     world = cohort_module.draw_world(seed=cohort.truth["seed"])
@@ -398,17 +398,17 @@ def test_truth_is_for_the_analysed_matched_patients(simulated):
     assert md.sample_truth(type("Real", (), {"simulated": False, "truth": None})(), data) is None
 
 
-def test_truth_refuses_a_world_that_does_not_reproduce_the_data(simulated):
-    cohort, match = simulated
+def test_truth_refuses_a_world_that_does_not_reproduce_the_data(simulated_match):
+    cohort, match = simulated_match
     data = md.prepare_matched(match)
     data.frame.loc[0, "gad7_1m"] += 1
     with pytest.raises(ValueError, match="gad7_1m"):
         md.sample_truth(cohort, data)
 
 
-def test_mediation_runs_without_satisfaction_and_with_extra_covariates(simulated):
+def test_mediation_runs_without_satisfaction_and_with_extra_covariates(simulated_match):
     """Only GAD-7, PHQ-9 and NRS are used: no `satisfaction`, an extra numeric and categorical covariate."""
-    cohort, match = simulated
+    cohort, match = simulated_match
     frame = match.data.drop(columns=["satisfaction"])
     rng = np.random.default_rng(3)
     frame["crp_baseline"] = rng.normal(5, 2, len(frame))
@@ -418,10 +418,10 @@ def test_mediation_runs_without_satisfaction_and_with_extra_covariates(simulated
     assert data.n == md.prepare_matched(match).n
 
 
-def test_fit_matched_uses_the_match_it_is_given(simulated, monkeypatch, tmp_path):
+def test_fit_matched_uses_the_match_it_is_given(simulated_match, monkeypatch, tmp_path):
     """`fit_matched` fits the given match (no re-matching): a subsample of the match gives that n."""
     monkeypatch.setenv("DEXMOOD_CACHE_DIR", str(tmp_path))
-    cohort, match = simulated
+    cohort, match = simulated_match
     calls = []
     monkeypatch.setattr(matching, "default_match", lambda *a, **k: calls.append(1))
     seen = {}

@@ -484,14 +484,15 @@ def test_rubin_combine_hand_computed():
 
 
 @pytest.fixture(scope="module")
-def simulated():
+def incomplete_followup():
+    """A simulated cohort with 15% of follow-ups missing (for the imputation analyses)."""
     sim = cohort.simulate(cohort.with_design(missing_followup=0.15), seed=11)
     match = matching.default_match(sim)
     return sim, match
 
 
-def test_imputation_keeps_observed_values_and_is_seeded(simulated):
-    sim, _ = simulated
+def test_imputation_keeps_observed_values_and_is_seeded(incomplete_followup):
+    sim, _ = incomplete_followup
     first = sens.impute_changes(sim.data, m=5, seed=3)
     again = sens.impute_changes(sim.data, m=5, seed=3)
     np.testing.assert_array_equal(first.values, again.values)
@@ -506,8 +507,8 @@ def test_imputation_keeps_observed_values_and_is_seeded(simulated):
         assert first.values[0, ~keep, k].std() > 0  # draws, not one predicted value
 
 
-def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(simulated):
-    sim, match = simulated
+def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(incomplete_followup):
+    sim, match = incomplete_followup
     imputations = sens.impute_changes(sim.data, m=4, seed=5)
     matched = effects.prepare(match.data)
     ids = matched["patient_id"].astype(str)
@@ -528,8 +529,8 @@ def test_delta_shift_moves_pooled_att_by_share_of_imputed_dex(simulated):
         assert at_tip["ci_high"] == pytest.approx(0.0, abs=1e-3)
 
 
-def test_imputed_values_stay_inside_the_scale_and_tipping_can_fail_within_it(simulated):
-    sim, match = simulated
+def test_imputed_values_stay_inside_the_scale_and_tipping_can_fail_within_it(incomplete_followup):
+    sim, match = incomplete_followup
     imputations = sens.impute_changes(sim.data, m=3, seed=5)
     frame = imputations.frame
     for delta in (0.0, 30.0):
@@ -593,9 +594,9 @@ def test_randomisation_test_matches_exact_enumeration():
 
 
 @pytest.fixture(scope="module")
-def default_cohort():
-    sim = cohort.simulate(seed=cohort.DEFAULT_SEED)
-    return sim, matching.default_match(sim)
+def default_cohort(simulated):
+    """The shared simulated cohort (tests/conftest.py) and its default match."""
+    return simulated, matching.default_match(simulated)
 
 
 def test_specification_curve_main_row_equals_effects_module_and_ato_is_apart(default_cohort):

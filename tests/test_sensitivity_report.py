@@ -16,8 +16,8 @@ FAST = SETTINGS.replace_(n_boot_specification=10, n_bias_draws=1000, n_permutati
 
 
 @pytest.fixture(scope="module")
-def computed():
-    sim = cohort.simulate(seed=SETTINGS.seed)
+def computed(simulated):
+    sim = simulated
     match = matching.default_match(sim)
     results = sens.run_sensitivity(sim.data, match, settings=FAST)
     return results, sens.dashboard(results)
