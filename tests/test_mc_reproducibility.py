@@ -4,7 +4,8 @@
 - every stored notebook with a reference in `tests/mc_reference/`: each number printed by a cell excluded from
   nbval's exact comparison (`nbval-ignore-output`) is covered by a recorded value of that cell;
 - **the reviewer**: each such notebook is re-executed whole, in a temporary copy, by nbval (deterministic cells
-  still compared exactly) with a fresh PyTensor/numba compile cache, a fresh result cache and
+  still compared exactly) with a PyTensor/numba compile cache and a result cache that start empty in the test
+  session (then shared by the notebooks in book order, as a reviewer's would be) and
   `OPENBLAS_CORETYPE=Prescott NUMBA_CPU_NAME=generic`; its new record must agree with the stored reference
   within K·MCSE plus half a display unit.
 """
@@ -135,17 +136,25 @@ def test_every_number_of_an_ignored_cell_is_recorded(notebook):
     assert monte_carlo and all((e.mcse or 0) > 0 or e.tolerance is not None for e in monte_carlo)
 
 
+@pytest.fixture(scope="session")
+def reviewer_caches(tmp_path_factory):
+    """The reviewer's compile and result caches: empty at the start of the session, then shared by the
+    notebooks in book order, as on a reviewer's machine (notebook 04's posterior serves 05 and 09)."""
+    root = tmp_path_factory.mktemp("reviewer")
+    return {"PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}", "NUMBA_CACHE_DIR": str(root / "numba"),
+            "DEXMOOD_CACHE_DIR": str(root / "cache")}
+
+
 @pytest.mark.parametrize("notebook", REFERENCES)
-def test_notebook_reproduces_on_another_cpu(notebook, tmp_path):
-    """The reviewer: whole notebook, fresh caches, emulated other CPU; nbval exact on deterministic cells,
-    the Monte-Carlo record within K·MCSE + half a display unit of the stored reference."""
+def test_notebook_reproduces_on_another_cpu(notebook, tmp_path, reviewer_caches):
+    """The reviewer: whole notebook, caches that start empty, emulated other CPU; nbval exact on deterministic
+    cells, the Monte-Carlo record within K·MCSE + half a display unit of the stored reference."""
     copy = tmp_path / f"{notebook}.ipynb"
     copy.write_bytes((paths.NOTEBOOKS / f"{notebook}.ipynb").read_bytes())
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = dict(os.environ, **mc.OTHER_CPU_ENV,
                PYTHONPATH=os.pathsep.join([str(paths.PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-               PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'pytensor'}", NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               DEXMOOD_CACHE_DIR=str(tmp_path / "cache"), **{mc.RECORD_ENV: str(tmp_path / "mc")})
+               **reviewer_caches, **{mc.RECORD_ENV: str(tmp_path / "mc")})
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
                           str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), "--nbval", str(copy),
                           "--nbval-sanitize-with", str(mc.SANITIZE_CFG)],
