@@ -433,3 +433,67 @@ def test_fit_matched_uses_the_match_it_is_given(simulated, monkeypatch, tmp_path
     monkeypatch.setattr(md.fitting, "fit", fake_fit)  # where `fit_matched` looks `fit` up
     assert md.fit_matched(match) == "posterior"
     assert not calls and seen == {"n": md.prepare_matched(match).n, "label": "mediation_matched"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 04: statsmodels for both outcomes, mediation.json, the sample texts
+# --------------------------------------------------------------------------------------------------
+
+BAND = (0.18, 0.32)
+
+
+def fake_posterior(shares=(0.25, 0.6), shift=0.0, seed=0, chains=2, draws=400) -> az.InferenceData:
+    """Draws of every reported estimand (no model): effects around `shift` − 0.5, shares around `shares`."""
+    rng = np.random.default_rng(seed)
+
+    def draws_of(centres, sd):
+        return (("chain", "draw", "outcome"),
+                np.asarray(centres) + rng.normal(0, sd, (chains, draws, len(md.OUTCOMES))))
+
+    variables = {e: draws_of([shift - 0.5, shift - 0.8], 0.2) for e in md.ESTIMANDS}
+    variables["proportion_mediated"] = draws_of(shares, 0.05)
+    variables["mediator_on_outcome"] = (("chain", "draw", "outcome"), np.broadcast_to([0.5, 1.0], (chains, draws, 2)))
+    variables["mediator_sigma"] = (("chain", "draw"), np.full((chains, draws), 2.0))
+    variables["residual_corr"] = (("chain", "draw"), rng.normal(0.4, 0.05, (chains, draws)))
+    posterior = xr.Dataset(variables, coords={"outcome": list(md.OUTCOMES)})
+    share = posterior["proportion_mediated"]
+    posterior[md.DIFFERENCE] = share.sel(outcome="gad7", drop=True) - share.sel(outcome="phq9", drop=True)
+    return az.InferenceData(posterior=posterior)
+
+
+def test_statsmodels_fits_runs_every_outcome_with_the_same_seed(data):
+    tables, errors = md.statsmodels_fits(data, n_rep=20, seed=5)
+    assert set(tables) == set(errors) == set(md.OUTCOMES)
+    alone, alone_errors = md.statsmodels_mediation(data, "phq9", n_rep=20, seed=5, with_mcse=True)
+    pd.testing.assert_frame_equal(tables["phq9"], alone)
+    pd.testing.assert_frame_equal(errors["phq9"], alone_errors)
+    assert not tables["gad7"].equals(tables["phq9"])
+
+
+def test_mediation_json_holds_both_fits_and_the_difference(tmp_path):
+    import json
+
+    matched, weighted = fake_posterior(seed=1), fake_posterior(seed=2)
+    path = md.write_mediation_json(matched, weighted, tmp_path / "mediation.json")
+    payload = json.loads(path.read_text())
+    assert payload["mediation"] == json.loads(json.dumps(md.results_section(matched)["mediation"]))
+    assert payload["mediation_weighted_check"] == json.loads(json.dumps(md.results_section(weighted)["mediation"]))
+    difference = matched.posterior[md.DIFFERENCE].values
+    block = payload["proportion_mediated_difference_gad7_minus_phq9"]
+    assert block["estimate"] == round(float(np.median(difference)), 4)
+    assert block["ci95"] == [round(float(q), 4) for q in np.quantile(difference, [0.025, 0.975])]
+    assert path.read_text().endswith("}\n")
+
+
+def test_sample_and_weighted_texts():
+    from types import SimpleNamespace
+
+    match = SimpleNamespace(data=pd.DataFrame(index=range(186)), summary={"pairs": 93})
+    sample = SimpleNamespace(n=180, n_dropped=6, covariate_columns=["age", "sex[M]"])
+    assert md.sample_text(match, sample) == (
+        "matched patients: 186 (93 pairs); analysed (complete 1-month visit): 180; left out for a missing change "
+        "score: 6\ncovariates (2 standardised columns): age, sex[M]")
+    weighted = SimpleNamespace(data=SimpleNamespace(n=400, n_dropped=12, weights=np.full(400, 0.5)),
+                               kish_ess=212.345)
+    assert md.weighted_text(weighted) == ("patients: 400 (left out for a missing change score: 12); "
+                                          "Kish effective sample size: 212.3")
