@@ -433,3 +433,222 @@ def test_fit_matched_uses_the_match_it_is_given(simulated_match, monkeypatch, tm
     monkeypatch.setattr(md.fitting, "fit", fake_fit)  # where `fit_matched` looks `fit` up
     assert md.fit_matched(match) == "posterior"
     assert not calls and seen == {"n": md.prepare_matched(match).n, "label": "mediation_matched"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 04's glued values (mediation.prose), statsmodels for both outcomes, mediation.json, sample text
+# --------------------------------------------------------------------------------------------------
+
+BAND = (0.18, 0.32)
+
+
+def fake_posterior(shares=(0.25, 0.6), shift=0.0, seed=0, chains=2, draws=400) -> az.InferenceData:
+    """Draws of every reported estimand (no model): effects around `shift` − 0.5, shares around `shares`."""
+    rng = np.random.default_rng(seed)
+
+    def draws_of(centres, sd):
+        return (("chain", "draw", "outcome"),
+                np.asarray(centres) + rng.normal(0, sd, (chains, draws, len(md.OUTCOMES))))
+
+    variables = {e: draws_of([shift - 0.5, shift - 0.8], 0.2) for e in md.ESTIMANDS}
+    variables["proportion_mediated"] = draws_of(shares, 0.05)
+    variables["mediator_on_outcome"] = (("chain", "draw", "outcome"), np.broadcast_to([0.5, 1.0], (chains, draws, 2)))
+    variables["mediator_sigma"] = (("chain", "draw"), np.full((chains, draws), 2.0))
+    variables["residual_corr"] = (("chain", "draw"), rng.normal(0.4, 0.05, (chains, draws)))
+    posterior = xr.Dataset(variables, coords={"outcome": list(md.OUTCOMES)})
+    share = posterior["proportion_mediated"]
+    posterior[md.DIFFERENCE] = share.sel(outcome="gad7", drop=True) - share.sel(outcome="phq9", drop=True)
+    return az.InferenceData(posterior=posterior)
+
+
+@pytest.fixture
+def record():
+    """An empty Monte-Carlo record for one test (each glued name may be recorded once)."""
+    from dexmood import reproducibility as mc
+
+    mc.clear()
+    yield mc
+    mc.clear()
+
+
+def test_prior_values_are_central_95_ranges_and_record_nothing(record):
+    assert md.central_95(3.0) == "±6" and md.central_95(1.0) == "±2"
+    values = md.prior_values(md.Priors())
+    assert values == {"nb04_range_nrs": "±10", "nb04_range_gad7": "±21", "nb04_range_phq9": "±27",
+                      "nb04_prior_a0": "±6", "nb04_prior_b0": "±10", "nb04_prior_a": "±4", "nb04_prior_c": "±6",
+                      "nb04_prior_b": "±2", "nb04_prior_eta": "2"}
+    wider = md.prior_values(md.Priors(dex_on_mediator_sd=5.0, lkj_eta=1.5))
+    assert wider["nb04_prior_a"] == "±10" and wider["nb04_prior_eta"] == "1.5"
+    assert record.entries() == {}
+
+
+def test_ppc_values_pick_the_extreme_p_and_the_verdict(record):
+    ppc = pd.DataFrame({"p": [0.30, 0.51, 0.93]})
+    mcse = pd.DataFrame({"p": [0.01, 0.02, 0.03]})
+    values = md.record_ppc_values(ppc, mcse)
+    assert values == {"nb04_ppc_p_min": "0.30", "nb04_ppc_p_max": "0.93", "nb04_ppc_verdict": "bracket the observed ones"}
+    entries = record.entries()
+    assert entries["nb04_ppc_p_min"].mcse == 0.01 and entries["nb04_ppc_p_max"].mcse == 0.03
+    assert entries["nb04_ppc_verdict"].value is None  # a label, compared as text
+    record.clear()
+    assert md.record_ppc_values(pd.DataFrame({"p": [0.30, 0.99]}), mcse.head(2))["nb04_ppc_verdict"] == (
+        "miss at least one observed statistic (see the table)")
+
+
+def test_effect_values_quote_the_summary_and_record_each_number(record):
+    idata = fake_posterior(shares=(0.25, 0.6))
+    summary, mcse = md.effects_summary(idata), md.effects_mcse(idata)
+    values = md.record_effect_values(idata, summary, mcse, BAND)
+    keys = {f"nb04_{key}_{o}" for _, key in md.QUOTED for o in md.OUTCOMES}
+    keys |= {f"nb04_{k}_{o}" for k in ("prop", "p_in_band", "p_acme_negative") for o in md.OUTCOMES}
+    assert set(values) == keys | {"nb04_share_phrase"}
+    assert values["nb04_ade_phq9"] == md.interval_text(summary, "phq9", "ade_control")
+    assert values["nb04_prop_gad7"] == md.interval_text(summary, "gad7", "proportion_mediated", percent=True)
+    share = idata.posterior["proportion_mediated"].sel(outcome="gad7").values
+    assert values["nb04_p_in_band_gad7"] == f"{100 * np.mean((share >= 0.18) & (share <= 0.32)):.0f}%"
+    acme = idata.posterior["acme_treated"].sel(outcome="gad7").values
+    assert values["nb04_p_acme_negative_gad7"] == f"{100 * np.mean(acme < 0):.0f}%"
+    assert values["nb04_share_phrase"] == "much of the estimated benefit on mood runs through pain relief"
+    entries = record.entries()
+    assert entries["nb04_acme_gad7.median"].mcse == pytest.approx(mcse.loc[("gad7", "acme_treated"), "median"])
+    assert entries["nb04_p_in_band_phq9"].mcse >= 0 and entries["nb04_p_in_band_phq9"].text == "0%"
+    record.clear()
+    low = fake_posterior(shares=(0.2, 0.3))
+    phrase = md.record_effect_values(low, md.effects_summary(low), md.effects_mcse(low), BAND)["nb04_share_phrase"]
+    assert phrase == "most of the estimated benefit on mood does not run through pain relief"
+
+
+def _statsmodels_like(idata, offset):
+    """Tables shaped like statsmodels' summary (estimate offset from the posterior median) and their MCSE."""
+    summary = md.effects_summary(idata)
+    tables, errors = {}, {}
+    for outcome in md.OUTCOMES:
+        rows = {name: [summary.loc[(outcome, e), "median"] + offset[e], summary.loc[(outcome, e), "ci95_low"],
+                       summary.loc[(outcome, e), "ci95_high"]] for e, name in md.COMPARED.items()}
+        tables[outcome] = pd.DataFrame(rows, index=["Estimate", "Lower CI bound", "Upper CI bound"]).T
+        errors[outcome] = pd.DataFrame(0.01, index=tables[outcome].index, columns=tables[outcome].columns)
+    return tables, errors
+
+
+def test_comparison_values_give_the_largest_gaps_and_the_noise_sd(record):
+    idata = fake_posterior()
+    offset = dict.fromkeys(md.COMPARED, 0.0) | {"total": 0.3, "ade_control": -0.1, "proportion_mediated": 0.042}
+    tables, errors = _statsmodels_like(idata, offset)
+    comparison, comparison_mcse = md.comparison_table(idata, tables, mcse=(md.effects_mcse(idata), errors))
+    values = md.record_comparison_values(idata, 8, comparison, comparison_mcse, tables, errors)
+    assert values["nb04_sm_max_gap"] == "0.30"
+    assert values["nb04_sm_max_gap_prop"] == "4.2 percentage points"
+    row = tables["phq9"].loc["Prop. mediated (average)"]
+    assert values["nb04_sm_prop_phq9"] == (f"{100 * row['Estimate']:.0f}% ({100 * row['Lower CI bound']:.0f}% to "
+                                           f"{100 * row['Upper CI bound']:.0f}%)")
+    # b = 1.0 (PHQ-9, the larger), σ_M = 2, n = 8: 1 · 2 · √(2/8) = 1 with no Monte-Carlo error (constant draws)
+    assert values["nb04_sm_noise"] == "1.00"
+    entries = record.entries()
+    assert entries["nb04_sm_noise"].mcse == 0
+    widest = comparison.index[comparison["estimand"] == "Total effect"]
+    assert entries["nb04_sm_max_gap"].mcse in {np.hypot(comparison_mcse.loc[i, "posterior median"], 0.01)
+                                               for i in widest}
+    assert {f"nb04_sm_prop_gad7.{c}" for c in ("Estimate", "Lower CI bound", "Upper CI bound")} <= set(entries)
+
+
+def test_truth_values_count_truths_inside_their_intervals(record):
+    idata = fake_posterior()
+    summary = md.effects_summary(idata)
+    truth = {o: {e: float(summary.loc[(o, e), "median"]) for e in md.ESTIMANDS} for o in md.OUTCOMES}
+    truth["phq9"]["total"] = 50.0  # far outside its interval
+    truth["gad7"]["proportion_mediated"] = 0.234
+    tables, errors = _statsmodels_like(idata, dict.fromkeys(md.COMPARED, 0.0))
+    comparison, comparison_mcse = md.comparison_table(idata, tables, truth, mcse=(md.effects_mcse(idata), errors))
+    values = md.record_truth_values(comparison, comparison_mcse, truth)
+    assert values["nb04_truth_inside"] == f"11 of {len(comparison)}" and len(comparison) == 12
+    assert values["nb04_truth_prop_gad7"] == "23%"
+    entries = record.entries()
+    assert entries["nb04_truth_n"].text == "12" and entries["nb04_truth_prop_gad7"].mcse == 0
+    assert entries["nb04_truth_inside"].tolerance == 0  # no truth sits near a bound here
+    record.clear()
+    real = md.record_truth_values(comparison.drop(columns="truth"), comparison_mcse, None)
+    assert real == {"nb04_truth_inside": "not applicable (real data)", "nb04_truth_prop_gad7": "unknown (real data)",
+                    "nb04_truth_prop_phq9": "unknown (real data)"}
+    assert record.entries() == {}
+
+
+def test_weighted_values_and_their_verdict(record):
+    matched = fake_posterior(seed=1)
+    summary = md.effects_summary(matched)
+    same = fake_posterior(seed=2)
+    values = md.record_weighted_values(summary, md.effects_summary(same), md.effects_mcse(same))
+    assert set(values) == {"nb04_w_prop_gad7", "nb04_w_prop_phq9", "nb04_w_acme_gad7", "nb04_w_acme_phq9",
+                           "nb04_w_verdict"}
+    assert values["nb04_w_acme_gad7"] == md.interval_text(md.effects_summary(same), "gad7", "acme_treated")
+    assert values["nb04_w_verdict"] == "each inside the 95% interval of the matched sample"
+    record.clear()
+    moved = fake_posterior(shift=1.0, seed=2)
+    verdict = md.record_weighted_values(summary, md.effects_summary(moved), md.effects_mcse(moved))["nb04_w_verdict"]
+    assert verdict == "not all inside the 95% intervals of the matched sample (see the tables)"
+
+
+def test_band_values_compare_the_intervals_with_the_published_band(record):
+    idata = fake_posterior(shares=(0.25, 0.3))
+    summary, mcse = md.effects_summary(idata), md.effects_mcse(idata)
+    values = md.record_band_values(summary, mcse, BAND)
+    widths = [summary.loc[(o, "proportion_mediated"), "ci95_high"] - summary.loc[(o, "proportion_mediated"),
+                                                                                   "ci95_low"] for o in md.OUTCOMES]
+    assert values == {"nb04_band_verdict": "is compatible with these data",
+                      "nb04_width_ratio": f"{min(widths) / (BAND[1] - BAND[0]):.1f}"}
+    assert record.entries()["nb04_width_ratio"].mcse > 0
+    record.clear()
+    assert md.record_band_values(summary, mcse, (0.5, 0.6))["nb04_band_verdict"] == (
+        "is not fully compatible with these data")
+
+
+def test_difference_values(record):
+    idata = fake_posterior(shares=(0.25, 0.3))
+    summary, mcse = md.effects_summary(idata), md.effects_mcse(idata)
+    values = md.record_difference_values(idata, summary, mcse)
+    difference = idata.posterior[md.DIFFERENCE].values
+    assert values["nb04_prop_diff"] == md.interval_text(summary, "gad7 − phq9", "proportion_mediated",
+                                                        percent=True).replace("%", "")
+    assert "%" not in values["nb04_prop_diff"] and values["nb04_diff_margin"] == "10"
+    assert values["nb04_p_diff_positive"] == f"{100 * np.mean(difference > 0):.0f}%"
+    assert values["nb04_p_diff_small"] == f"{100 * np.mean(np.abs(difference) < 0.1):.0f}%"
+    assert values["nb04_residual_corr"] == f"{np.median(idata.posterior['residual_corr'].values):.2f}"
+    record.clear()
+    assert md.record_difference_values(idata, summary, mcse, margin=0.2)["nb04_diff_margin"] == "20"
+
+
+def test_statsmodels_fits_runs_every_outcome_with_the_same_seed(data):
+    tables, errors = md.statsmodels_fits(data, n_rep=20, seed=5)
+    assert set(tables) == set(errors) == set(md.OUTCOMES)
+    alone, alone_errors = md.statsmodels_mediation(data, "phq9", n_rep=20, seed=5, with_mcse=True)
+    pd.testing.assert_frame_equal(tables["phq9"], alone)
+    pd.testing.assert_frame_equal(errors["phq9"], alone_errors)
+    assert not tables["gad7"].equals(tables["phq9"])
+
+
+def test_mediation_json_holds_both_fits_and_the_difference(tmp_path):
+    import json
+
+    matched, weighted = fake_posterior(seed=1), fake_posterior(seed=2)
+    path = md.write_mediation_json(matched, weighted, tmp_path / "mediation.json")
+    payload = json.loads(path.read_text())
+    assert payload["mediation"] == json.loads(json.dumps(md.results_section(matched)["mediation"]))
+    assert payload["mediation_weighted_check"] == json.loads(json.dumps(md.results_section(weighted)["mediation"]))
+    difference = matched.posterior[md.DIFFERENCE].values
+    block = payload["proportion_mediated_difference_gad7_minus_phq9"]
+    assert block["estimate"] == round(float(np.median(difference)), 4)
+    assert block["ci95"] == [round(float(q), 4) for q in np.quantile(difference, [0.025, 0.975])]
+    assert path.read_text().endswith("}\n")
+
+
+def test_sample_and_weighted_texts():
+    from types import SimpleNamespace
+
+    match = SimpleNamespace(data=pd.DataFrame(index=range(186)), summary={"pairs": 93})
+    sample = SimpleNamespace(n=180, n_dropped=6, covariate_columns=["age", "sex[M]"])
+    assert md.sample_text(match, sample) == (
+        "matched patients: 186 (93 pairs); analysed (complete 1-month visit): 180; left out for a missing change "
+        "score: 6\ncovariates (2 standardised columns): age, sex[M]")
+    weighted = SimpleNamespace(data=SimpleNamespace(n=400, n_dropped=12, weights=np.full(400, 0.5)),
+                               kish_ess=212.345)
+    assert md.weighted_text(weighted) == ("patients: 400 (left out for a missing change score: 12); "
+                                          "Kish effective sample size: 212.3")

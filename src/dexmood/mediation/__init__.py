@@ -30,7 +30,8 @@ One module per job:
 - `checks` — convergence diagnostics and prior / posterior predictive checks;
 - `frequentist` — the statsmodels `Mediation` cross-check;
 - `truth` — the simulation's true effects and the published band;
-- `page` — the text, tables and results.json block of notebook 04; `figures` — its figures.
+- `page` — the text, tables and results.json of notebook 04; `prose` — the values it glues into its prose
+  (Monte-Carlo numbers recorded with their MCSE); `figures` — its figures.
 """
 
 from dexmood.mediation._common import (
@@ -76,15 +77,32 @@ from dexmood.mediation.figures import (
     plot_proportion_vs_published,
 )
 from dexmood.mediation.fitting import WeightedFit, cache_inputs, cache_key, fit, fit_matched, fit_weighted
-from dexmood.mediation.frequentist import COMPARED, comparison_table, statsmodels_mediation
+from dexmood.mediation.frequentist import COMPARED, comparison_table, statsmodels_fits, statsmodels_mediation
 from dexmood.mediation.model import Priors, build_model
 from dexmood.mediation.page import (
     display_table,
     interval_text,
     record_interval,
     recorded_display_table,
+    results_document,
     results_section,
+    sample_text,
     timing_text,
+    weighted_text,
+    write_mediation_json,
+)
+from dexmood.mediation.prose import (
+    DIFFERENCE_MARGIN,
+    QUOTED,
+    central_95,
+    prior_values,
+    record_band_values,
+    record_comparison_values,
+    record_difference_values,
+    record_effect_values,
+    record_ppc_values,
+    record_truth_values,
+    record_weighted_values,
 )
 from dexmood.mediation.sampler import (
     MediationModel,
@@ -103,8 +121,11 @@ __all__ = [
     "MediationData", "att_odds_weights", "fit_encoding", "kish_normalised", "prepare_data", "prepare_matched",
     "add_effects", "compute_effects", "effects_mcse", "effects_summary", "draw_dag", "outcome_colors",
     "plot_effects", "plot_ppc", "plot_proportion_vs_published", "WeightedFit", "cache_inputs", "cache_key",
-    "fit", "fit_matched", "fit_weighted", "COMPARED", "comparison_table", "statsmodels_mediation", "Priors",
-    "build_model", "display_table", "interval_text", "record_interval", "recorded_display_table",
-    "results_section", "timing_text", "MediationModel", "SamplerSettings", "nutpie_available", "quiet",
-    "warm_compile_cache", "published_band", "sample_truth", "truth_value",
+    "fit", "fit_matched", "fit_weighted", "COMPARED", "comparison_table", "statsmodels_fits",
+    "statsmodels_mediation", "Priors", "build_model", "display_table", "interval_text", "record_interval",
+    "recorded_display_table", "results_document", "results_section", "sample_text", "timing_text",
+    "weighted_text", "write_mediation_json", "DIFFERENCE_MARGIN", "QUOTED", "central_95", "prior_values",
+    "record_band_values", "record_comparison_values", "record_difference_values", "record_effect_values",
+    "record_ppc_values", "record_truth_values", "record_weighted_values", "MediationModel", "SamplerSettings",
+    "nutpie_available", "quiet", "warm_compile_cache", "published_band", "sample_truth", "truth_value",
 ]

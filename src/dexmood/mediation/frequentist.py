@@ -57,6 +57,16 @@ def statsmodels_mediation(data: MediationData, outcome: str, *, n_rep: int = 100
     return result.summary(), mcse
 
 
+def statsmodels_fits(data: MediationData, *, n_rep: int = 1000, seed: int = 0,
+                     method: str = "parametric") -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """`statsmodels_mediation` for every outcome (same seed for each): ({outcome: summary table},
+    {outcome: its Monte-Carlo SE table}), the two arguments `comparison_table` takes."""
+    fits = {outcome: statsmodels_mediation(data, outcome, n_rep=n_rep, seed=seed, method=method, with_mcse=True)
+            for outcome in OUTCOMES}
+    return ({outcome: table for outcome, (table, _) in fits.items()},
+            {outcome: errors for outcome, (_, errors) in fits.items()})
+
+
 COMPARED = {"acme_treated": "ACME (treated)", "acme_control": "ACME (control)", "ade_control": "ADE (control)",
             "ade_treated": "ADE (treated)", "total": "Total effect",
             "proportion_mediated": "Prop. mediated (average)"}

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import arviz as az
+import numpy as np
 import pandas as pd
 
+from dexmood import paths
 from dexmood import reproducibility as mc
-from dexmood.mediation._common import ESTIMAND_LABELS, ESTIMANDS, OUTCOME_LABELS, OUTCOMES
+from dexmood.mediation._common import DIFFERENCE, ESTIMAND_LABELS, ESTIMANDS, OUTCOME_LABELS, OUTCOMES
+from dexmood.mediation.data import MediationData
 from dexmood.mediation.estimands import effects_mcse, effects_summary
 
 
@@ -72,6 +79,40 @@ def results_section(idata_or_summary) -> dict:
                 err = mcse.loc[(outcome, estimand)]
                 block[outcome][key]["mcse"] = [round(float(err[c]), 5) for c in ("median", "ci95_low", "ci95_high")]
     return {"mediation": block}
+
+
+def results_document(idata: az.InferenceData, weighted_idata: az.InferenceData) -> dict:
+    """Notebook 04's `mediation.json`: the matched fit's `results_section`, the ATT-weighted check's block and
+    the GAD-7 minus PHQ-9 difference in the share mediated (posterior median and 95% interval)."""
+    results = results_section(idata)
+    results["mediation_weighted_check"] = results_section(weighted_idata)["mediation"]
+    difference = idata.posterior[DIFFERENCE]
+    results["proportion_mediated_difference_gad7_minus_phq9"] = {
+        "estimate": round(float(difference.median()), 4),
+        "ci95": [round(float(q), 4) for q in np.quantile(difference.values, [0.025, 0.975])]}
+    return results
+
+
+def write_mediation_json(idata: az.InferenceData, weighted_idata: az.InferenceData,
+                         path: str | os.PathLike | None = None) -> Path:
+    """Write `results_document` to data/derived/mediation.json (or `path`) and return the path."""
+    path = Path(path) if path is not None else paths.derived("mediation.json")
+    path.write_text(json.dumps(results_document(idata, weighted_idata), indent=2) + "\n")
+    return path
+
+
+def sample_text(match, data: MediationData) -> str:
+    """Two lines on the analysed sample: matched patients and pairs, analysed and left-out patients; the
+    covariates (`match`: a `matching` result, `data`: its `MediationData`)."""
+    return (f"matched patients: {len(match.data)} ({match.summary['pairs']} pairs); analysed (complete 1-month "
+            f"visit): {data.n}; left out for a missing change score: {data.n_dropped}\n"
+            f"covariates ({len(data.covariate_columns)} standardised columns): {', '.join(data.covariate_columns)}")
+
+
+def weighted_text(weighted) -> str:
+    """The weighted check's sample (`fitting.WeightedFit`): patients, left-out patients, Kish effective size."""
+    return (f"patients: {weighted.data.n} (left out for a missing change score: {weighted.data.n_dropped}); "
+            f"Kish effective sample size: {weighted.kish_ess:.1f}")
 
 
 def timing_text(idata: az.InferenceData) -> str:
