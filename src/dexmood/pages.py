@@ -142,7 +142,8 @@ def reading_table(book: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 def effects_header(cohort: cohort_mod.Cohort, match, estimated) -> str:
     """The page's first lines: the data, the matched pairs and the primary estimator with the reason."""
     return (f"{cohort.label}\nmatched pairs: {match.summary['pairs']} (treated left unmatched: "
-            f"{match.summary['treated_unmatched']})\nprimary estimator: {estimated.primary} — {estimated.primary_reason}")
+            f"{match.summary['treated_unmatched']})\n"
+            f"primary estimator: {estimated.primary} — {estimated.primary_reason}")
 
 
 def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> str:

@@ -24,7 +24,8 @@ ALL_USED = "every control within the caliper was already used"
 def cohort_values(frame: pd.DataFrame, published: dict) -> dict[str, str]:
     """Group sizes of the analysed cohort and the published number of matched pairs."""
     groups = frame["group"]
-    return {"nb02_n_dex": f"{int((groups == TREATED_GROUP).sum()):d}", "nb02_n_la": f"{int((groups == 'LA').sum()):d}",
+    return {"nb02_n_dex": f"{int((groups == TREATED_GROUP).sum()):d}",
+            "nb02_n_la": f"{int((groups == 'LA').sum()):d}",
             "nb02_published_pairs": f"{published['matched_pairs']:d}"}
 
 
@@ -47,7 +48,8 @@ def match_values(summary: dict, caliper_sd: float) -> dict[str, str]:
 def counts_table(summary: dict, published: dict) -> pd.DataFrame:
     """Patients before and after matching by group, next to the published numbers (index: the group)."""
     return pd.DataFrame([
-        {"": "DEX", "all": summary["n_treated"], "matched": summary["pairs"], "unmatched": summary["treated_unmatched"]},
+        {"": "DEX", "all": summary["n_treated"], "matched": summary["pairs"],
+         "unmatched": summary["treated_unmatched"]},
         {"": "LA", "all": summary["n_control"], "matched": summary["controls_matched"],
          "unmatched": summary["controls_unmatched"]},
         {"": "published (Ren et al. 2025)", "all": published["n_dex"], "matched": published["matched_pairs"],

@@ -58,7 +58,8 @@ class SensitivityResults:
 
 def header(cohort, match, results: SensitivityResults) -> str:
     """The page's first lines: the data, the matched pairs and how many methods could not run."""
-    return f"{cohort.label}\nmatched pairs: {match.summary['pairs']}; methods that could not run: {len(results.reasons())}"
+    return (f"{cohort.label}\nmatched pairs: {match.summary['pairs']}; "
+            f"methods that could not run: {len(results.reasons())}")
 
 
 def attempt(results: SensitivityResults, name: str, method: Callable, *args, **kwargs) -> None:

@@ -31,6 +31,7 @@ BOLUS_WEIGHT_GRID = np.arange(40.0, 80.5, 0.5)
 BOLUS_WEIGHTS_SHOWN = [45.0, 50.0, 55.0, 60.0, 70.0]
 #: The priors whose posterior the text quotes: glue key → name in `bayesian_analysis`.
 QUOTED_PRIORS = {"sceptical": "sceptical", "enthusiastic": "enthusiastic", "flat": "flat Beta(1,1) per arm"}
+BACKGROUND_PER_KG = "background_ug_per_kg_per_h"
 #: Simulated and analytic power must agree within this where events are not rare (control risk ≥ 25%).
 POWER_AGREEMENT = 0.04
 
@@ -82,10 +83,10 @@ def regimen_by_weight(protocol: PcaProtocol = REGISTRY_PCA) -> pd.DataFrame:
 def regimen_values(regimen: pd.DataFrame, protocol: PcaProtocol = REGISTRY_PCA) -> dict[str, str]:
     """The cap weight, sufentanil's background rate per kg at 50 kg, esketamine's at 50 and 60 kg."""
     return {"nb07_cap_weight": glue_text(protocol.sufentanil_cap_weight_kg, "{:.1f}"),
-            "nb07_suf_bg_per_kg": glue_text(regimen.loc[(50.0, "sufentanil"), "background_ug_per_kg_per_h"], "{:.2f}"),
-            "nb07_esk_bg_50": glue_text(pca_regimen(50.0, protocol=protocol).loc["esketamine", "background_ug_per_kg_per_h"],
+            "nb07_suf_bg_per_kg": glue_text(regimen.loc[(50.0, "sufentanil"), BACKGROUND_PER_KG], "{:.2f}"),
+            "nb07_esk_bg_50": glue_text(pca_regimen(50.0, protocol=protocol).loc["esketamine", BACKGROUND_PER_KG],
                                         "{:.1f}"),
-            "nb07_esk_bg_60": glue_text(pca_regimen(60.0, protocol=protocol).loc["esketamine", "background_ug_per_kg_per_h"],
+            "nb07_esk_bg_60": glue_text(pca_regimen(60.0, protocol=protocol).loc["esketamine", BACKGROUND_PER_KG],
                                         "{:.1f}")}
 
 
@@ -187,8 +188,8 @@ def mock_values(results: TrialResults) -> dict[str, str]:
     if not results.simulated:
         return {}
     mock = asdict(results.design)
-    return {"nb07_mock_p0": glue_text(mock["p_control"], "{:.0%}"), "nb07_mock_rr": glue_text(mock["rr"], "{:.2f}"),
-            "nb07_mock_loss": glue_text(mock["loss"], "{:.0%}")}
+    return {"nb07_mock_p0": glue_text(mock["p_control"], "{:.0%}"),
+            "nb07_mock_rr": glue_text(mock["rr"], "{:.2f}"), "nb07_mock_loss": glue_text(mock["loss"], "{:.0%}")}
 
 
 def show_mock_design(results: TrialResults) -> None:
@@ -212,13 +213,14 @@ def frequentist_values(frequentist: pd.DataFrame, data: pd.DataFrame) -> dict[st
     return {"nb07_rr": glue_text(poisson["estimate"]), "nb07_rr_low": glue_text(poisson["ci_low"]),
             "nb07_rr_high": glue_text(poisson["ci_high"]), "nb07_rr_p": glue_text(poisson["p_value"], "{:.3f}"),
             "nb07_n_followed": glue_text(int(risks["followed_up"].sum()), "{:d}"),
-            "nb07_rd": glue_text(rd["estimate"] * 100, "{:.1f}"), "nb07_rd_low": glue_text(rd["ci_low"] * 100, "{:.1f}"),
-            "nb07_rd_high": glue_text(rd["ci_high"] * 100, "{:.1f}")}
+            "nb07_rd": glue_text(rd["estimate"] * 100, "{:.1f}"),
+            "nb07_rd_low": glue_text(rd["ci_low"] * 100, "{:.1f}"), "nb07_rd_high": glue_text(rd["ci_high"] * 100, "{:.1f}")}
 
 
 def threshold_values(threshold: float, p_control: float = 0.30) -> dict[str, str]:
     """The clinical RR threshold as a relative and, at `p_control`, an absolute risk reduction and NNT."""
-    return {"nb07_threshold": glue_text(threshold, "{:.2f}"), "nb07_threshold_rrr": glue_text(1 - threshold, "{:.0%}"),
+    return {"nb07_threshold": glue_text(threshold, "{:.2f}"),
+            "nb07_threshold_rrr": glue_text(1 - threshold, "{:.0%}"),
             "nb07_threshold_p0": glue_text(p_control, "{:.0%}"),
             "nb07_threshold_arr": glue_text(p_control * (1 - threshold) * 100, "{:.0f}"),
             "nb07_threshold_nnt": glue_text(1 / (p_control * (1 - threshold)), "{:.0f}")}
