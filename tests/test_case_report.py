@@ -436,3 +436,85 @@ def test_results_section_is_json_ready():
     assert section["intrathecal_morphine_mg_per_day"]["F"] == pytest.approx(10.8)
     assert section["side_effects"]["p_exact"] == pytest.approx(0.125)
     assert "NaN" not in text
+
+
+# --------------------------------------------------------------------------------------------------
+# What notebook 06 glues, prints and shows (case_report.page)
+# --------------------------------------------------------------------------------------------------
+
+def test_page_pump_and_dose_values(regimens):
+    pumps = cr.pump_steps(regimens)
+    values = cr.pump_values(pumps)
+    at_dex = pumps.set_index("mixture").loc[cr.DEX_MIXTURE]
+    assert values["nb06_dex_ug_per_day"] == f"{at_dex.dex_ug_per_day:.0f}"
+    assert float(values["nb06_dex_ug_per_h"]) == pytest.approx(at_dex.dex_ug_per_day / 24, abs=0.5)
+    assert values["nb06_it_morphine_rise_pct"] == "29"  # 8.4 / 6.5 mg/day: the "+29%" of the verdict
+    may = cr.may2020_values(pumps)
+    assert set(may) == {"nb06_it_morphine_may2020_mg", "nb06_dex_may2020_ug", "nb06_rate_may2020"}
+    line = cr.dose_check_line(cr.check_dose_arithmetic(regimens))
+    assert line.endswith("daily doses recomputed, all equal to the entries") and int(line.split()[0]) > 0
+
+
+def test_page_load_values_are_medians_and_bands():
+    draws = {"oral_iv": np.arange(101.0), "dex_week": np.full(10, 7.0), "fold": np.linspace(1.0, 3.0, 101),
+             "breakeven": np.full(50, 400.0)}
+    values = cr.load_values(draws)
+    assert values["nb06_mme_oral_iv"] == "50" and values["nb06_mme_oral_iv_band"] == "5–95"
+    assert values["nb06_mme_dex_week_band"] == "7–7" and values["nb06_mme_fold_band"] == "1.1–2.9"
+    assert values["nb06_load_grade"] == Grade.SUPPORTED.value and values["nb06_breakeven_ratio"] == "400–400"
+    low, high = cr.PLAUSIBLE_INTRATHECAL_RATIO
+    assert values["nb06_plausible_ratio"] == f"{low:g}–{high:g}"
+
+
+def test_page_posterior_values_and_diagnostics(small_fit, regimens, pain):
+    from dexmood import diagnostics
+    from dexmood.settings import DiagnosticsThresholds
+
+    its = cr.its_summary(small_fit, pain)
+    draws = small_fit.posterior["dex_change"].to_numpy().ravel()
+    values = cr.its_values(its, draws, cr.counterfactual_effects(small_fit, pain))
+    change = its.set_index("quantity").loc["change at DEX addition"]
+    assert values["nb06_dex_change"] == f"{change['mean']:.1f}"
+    assert values["nb06_p_dex_change_negative"] == f"{(draws < 0).mean():.2f}"
+    assert values["nb06_trend_effect"][0] in "+-"  # signed
+    table = cr.check_its_diagnostics(small_fit, DiagnosticsThresholds(rhat_max=1.05, ess_min=100))
+    floor = cr.diagnostic_values(table)["nb06_ess_min"]
+    assert int(floor) % 100 == 0 and int(floor) <= table[["min_ess_bulk", "min_ess_tail"]].min().min()
+    assert cr.diagnostic_line(table, small_fit).endswith(f"divergences {diagnostics.divergences(small_fit)}")
+    with pytest.raises(diagnostics.DiagnosticsError):
+        cr.check_its_diagnostics(small_fit, DiagnosticsThresholds(rhat_max=1.05, ess_min=1_000_000))
+    sim = cr.simulate_mme(regimens, n_draws=200, seed=2)
+    adjusted = cr.adjusted_values(cr.opioid_adjusted_pain(small_fit, sim, regimens, pain, seed=3))
+    assert adjusted["nb06_it_before"] == "5.6" and adjusted["nb06_it_after"] == "8.4"
+    assert "–" in adjusted["nb06_adjusted_interval"]
+
+
+def test_page_side_effects_cointerventions_and_instruments(side_effects, pain, regimens, capsys, monkeypatch):
+    side = cr.side_effect_test(side_effects)
+    values = cr.side_effect_values(side, pain)
+    assert (values["nb06_n_changed"], values["nb06_n_improved"], values["nb06_wilcoxon_p"]) == ("4", "4", "0.125")
+    assert int(values["nb06_n_pre_readings"]) + int(values["nb06_n_post_readings"]) == len(pain)
+    table = cr.side_effect_table(side)
+    assert table.loc["p_exact", "value"] == "0.125" and table.loc["n_changed", "value"] == 4
+    events = cr.cointerventions(regimens)
+    counts = cr.cointervention_values(events)
+    assert int(counts["nb06_n_cointerventions_exact"]) + int(counts["nb06_n_cointerventions_approx"]) == len(events)
+    assert cr.n_approximate_dates(events) == int(counts["nb06_n_cointerventions_approx"])
+    cr.show_instrument_scores(pd.DataFrame(columns=["instrument", "item", "timepoint", "score"]))
+    assert "No HAMD-6 or QLQ-C30 values" in capsys.readouterr().out
+    shown = []
+    monkeypatch.setattr(cr.page, "display", shown.append)
+    scores = pd.DataFrame({"instrument": ["HAMD-6"] * 2, "item": ["total"] * 2, "timepoint": ["before", "after"],
+                           "score": [9, 4]})
+    cr.show_instrument_scores(scores)
+    assert shown[0].loc[("HAMD-6", "total"), "after"] == 4
+
+
+def test_page_verdict_values_count_the_grades():
+    from dexmood.verdict import Verdict
+
+    verdicts = {cr.page.LOAD_CLAIM: Verdict(Grade.INCONCLUSIVE, 60.0, "break-even ratio", "load sentence"),
+                "b": Verdict(Grade.NOT_SUPPORTED, None, "", "x"), "c": Verdict(Grade.NOT_SUPPORTED, None, "", "y")}
+    values = cr.verdict_values(verdicts)
+    assert values["nb06_n_claims"] == "3" and values["nb06_n_not_supported"] == "2"
+    assert values["nb06_n_supported"] == "0" and values["nb06_load_sentence"] == "load sentence"

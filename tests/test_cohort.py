@@ -244,3 +244,37 @@ def test_bad_user_cohort_stops_the_book_with_the_readable_error(good_csv, tmp_pa
     monkeypatch.setenv(paths.COHORT_ENV, str(bad))
     with pytest.raises(C.CohortError, match="column 'sex'"):
         C.get_cohort()
+
+
+# --- what notebook 01 prints (dexmood.pages) ------------------------------------------------------------
+
+def test_group_counts_line_counts_each_group():
+    from dexmood import pages
+
+    frame = pd.DataFrame({"group": ["DEX", "LA", "LA", "DEX", "LA"]})
+    assert pages.group_counts(frame) == "5 patients: DEX 2, LA 3"
+
+
+def test_file_line_names_the_file_rows_and_hash(tmp_path, monkeypatch):
+    from dexmood import pages
+
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    path = tmp_path / "data" / "x.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"a\n1\n")
+    line = pages.file_line(path, 1)
+    assert line == f"{path.relative_to(tmp_path)}: 1 rows, sha256 {C.file_sha256(path)[:16]}"
+    assert line.startswith("data") and len(line.rsplit(" ", 1)[1]) == 16
+
+
+def test_save_truth_writes_only_a_simulated_truth(simulated, good_csv, tmp_path, monkeypatch):
+    from dexmood import pages
+
+    out = tmp_path / "truth.json"
+    table = pages.save_truth(simulated, out)
+    assert json.loads(out.read_text()) == json.loads(C.truth_json(simulated.truth))
+    assert table["true ATT"].tolist() == [simulated.truth["att"][k] for k in ("gad7", "phq9", "nrs", "satisfaction")]
+    monkeypatch.setenv(paths.COHORT_ENV, str(good_csv))
+    user = C.get_cohort()
+    other = tmp_path / "none.json"
+    assert pages.save_truth(user, other).empty and not other.exists()

@@ -398,3 +398,16 @@ def test_large_cohort_overlap_and_naive(large_analysis, outcome):
     if outcome in ("gad7", "phq9", "nrs"):
         naive = table.loc[(outcome, "naive_difference")]
         assert abs(naive["error"]) > 3 * naive["se"]
+
+
+def test_effects_header_names_data_pairs_and_primary_estimator():
+    from types import SimpleNamespace
+
+    from dexmood import pages
+
+    cohort = SimpleNamespace(label="SIMULATED cohort")
+    match = SimpleNamespace(summary={"pairs": 91, "treated_unmatched": 15})
+    estimated = SimpleNamespace(primary="matched_regression", primary_reason="balance failed")
+    lines = pages.effects_header(cohort, match, estimated).split("\n")
+    assert lines == ["SIMULATED cohort", "matched pairs: 91 (treated left unmatched: 15)",
+                     "primary estimator: matched_regression — balance failed"]

@@ -144,3 +144,15 @@ def test_private_data_is_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
     for entry in ("data/private/", "data/derived/", ".venv/", "_build/"):
         assert entry in ignored
+
+
+def test_environment_line_counts_pins_and_matches():
+    import pandas as pd
+
+    from dexmood import reproduce
+
+    table = pd.DataFrame({"package": ["a", "b", "c"], "pinned": ["1", "2", "3"], "running": ["1", "9", "3"]})
+    table["matches"] = table["pinned"] == table["running"]
+    line = reproduce.environment_line(table)
+    assert line == f"Python {reproduce.python_version()}; 3 pinned packages, 2 running at the pinned version"
+    assert reproduce.environment_line(table.iloc[:0]).endswith("0 pinned packages, 0 running at the pinned version")

@@ -384,3 +384,68 @@ def test_constant_default_covariate_is_dropped_with_a_note(simulated):
     result = matching.match_nearest(frame)
     assert "procedure" not in result.propensity.covariates
     assert any("constant covariate(s) left out: procedure" in note for note in result.propensity.notes)
+
+
+# ---- what notebook 02 glues and tabulates (dexmood.matching.page) ----------------------------------------
+
+def test_page_values_count_and_format_the_match(default_result, simulated):
+    values = matching.cohort_values(simulated, {"matched_pairs": 92})
+    assert values == {"nb02_n_dex": str(int((simulated["group"] == "DEX").sum())),
+                      "nb02_n_la": str(int((simulated["group"] == "LA").sum())), "nb02_published_pairs": "92"}
+    model = default_result.propensity
+    assert matching.model_values(model, [])["nb02_log_terms"] == "no covariate"
+    assert matching.model_values(model, ["a", "b"])["nb02_log_terms"] == "a, b"
+    summary = {**default_result.summary, "unmatched_reasons": {matching.page.NO_CONTROL: 3}}
+    values = matching.match_values(summary, 0.25)
+    assert values["nb02_caliper_sd"] == "0.25" and values["nb02_unmatched_none"] == "3"
+    assert values["nb02_unmatched_used"] == "0"
+    assert values["nb02_caliper_logit"] == f"{summary['caliper_logit']:.3f}"
+    counts = matching.counts_table(summary, {"n_dex": 106, "matched_pairs": 92})
+    assert list(counts.index) == ["DEX", "LA", "published (Ren et al. 2025)"]
+    assert counts.loc["published (Ren et al. 2025)", "unmatched"] == 14
+    assert (counts["all"].iloc[:2] == counts["matched"].iloc[:2] + counts["unmatched"].iloc[:2]).all()
+
+
+def test_page_balance_values_say_passes_or_fails(default_result):
+    balance = default_result.balance()
+    values = matching.balance_values(balance)
+    assert values["nb02_balance_verdict"] == ("passes" if balance.passed else "fails")
+    assert values["nb02_n_terms"] == str(len(balance.covariate_rows))
+    table = balance.table.copy()
+    table.loc[table["term"] == "age", "balanced"] = False
+    failing = matching.balance_values(matching.BalanceTable(table))
+    assert failing["nb02_balance_verdict"] == "fails" and "age" in failing["nb02_failing_terms"].split(", ")
+    table["balanced"] = True
+    passing = matching.balance_values(matching.BalanceTable(table))
+    assert passing["nb02_failing_terms"] == "none" and passing["nb02_n_failing"] == "0"
+
+
+def test_page_crosscheck_values_guard_and_display():
+    crosscheck = pd.DataFrame({"specification": [matching.MAIN_R_SPECIFICATION, "1:2"], "treated": [10, 20],
+                               "identical_sets": [10, 20], "matched_python": [9, 19], "matched_r": [9, 19],
+                               "max_abs_logit_diff": [0.0, 0.0], "caliper_diff": [0.0, 0.0],
+                               "max_abs_balance_diff": [0.0, 3e-9], "default_routine_pairs": [9, 19],
+                               "default_routine_outside_caliper": [2, 0]})
+    values = matching.crosscheck_values(crosscheck, {"cohorts": {"large": {"n": 100000}}})
+    assert values["nb02_r_large_n"] == "100,000" and values["nb02_r_treated_all"] == "30"
+    assert values["nb02_r_balance_diff"] == "3e-09" and values["nb02_r_buggy_outside"] == "2"
+    assert matching.crosscheck_values(crosscheck.assign(max_abs_balance_diff=0.0),
+                                      {"cohorts": {"large": {"n": 5}}})["nb02_r_balance_diff"] == "1e-12"
+    matching.check_crosscheck(crosscheck)
+    with pytest.raises(AssertionError, match="matched sets"):
+        matching.check_crosscheck(crosscheck.assign(identical_sets=[9, 20]))
+    with pytest.raises(AssertionError, match="balance"):
+        matching.check_crosscheck(crosscheck.assign(max_abs_balance_diff=[0.0, 1e-3]))
+    shown = matching.crosscheck_display(crosscheck)
+    assert shown.index.name == "specification" and "caliper_diff" not in shown.columns
+    assert "of which outside caliper" in shown.columns
+
+
+def test_page_written_line_counts_rows_and_sets(default_result, tmp_path, monkeypatch):
+    from dexmood import paths
+
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    path = matching.write_matched_csv(default_result, tmp_path / "data" / "matched.csv")
+    written = pd.read_csv(path)
+    assert matching.written_line(path, written) == (f"wrote data/matched.csv: {len(written)} rows, "
+                                                    f"{default_result.summary['pairs']} matched sets")

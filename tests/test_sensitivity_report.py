@@ -150,3 +150,16 @@ def test_recording_survives_a_method_that_could_not_run(computed):
         assert entries["nb05_spec_min_gad7"].text == report.NOT_AVAILABLE
     finally:
         mc.clear()
+
+
+def test_header_counts_the_methods_that_could_not_run():
+    from types import SimpleNamespace
+
+    from dexmood.errors import AnalysisNotPossible
+
+    results = sens.SensitivityResults(parts={"subgroups": AnalysisNotPossible("no subgroup"), "evalues": 1.0,
+                                             "missing": AnalysisNotPossible("no missing values")})
+    text = sens.header(SimpleNamespace(label="SIMULATED"), SimpleNamespace(summary={"pairs": 88}), results)
+    assert text == "SIMULATED\nmatched pairs: 88; methods that could not run: 2"
+    assert sens.header(SimpleNamespace(label="x"), SimpleNamespace(summary={"pairs": 1}),
+                       sens.SensitivityResults()).endswith("could not run: 0")

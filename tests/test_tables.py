@@ -90,3 +90,14 @@ def test_sphinx_renders_a_numbered_captioned_table_that_numref_reaches(tmp_path)
     assert "Table 1" in caption and "Demo of a caption" in caption
     assert 'href="#tbl-demo"' in html and "Table 1" in html.split("<caption>")[0]
     assert "<th" in html and "row 2" in html
+
+
+def test_glue_text_formats_numbers_as_glue_value_does():
+    import numpy as np
+
+    from dexmood import tables
+
+    assert tables.glue_text(0.123456) == "0.12" and tables.glue_text(np.float64(2.5), "{:.0f}") == "2"
+    assert tables.glue_text(7, "{:.1f}") == "7.0"
+    assert tables.glue_text(np.int64(7), "{:.1f}") == "7"  # a NumPy integer is not an int: shown as it is
+    assert tables.glue_text("text", "{:.1f}") == "text"

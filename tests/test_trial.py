@@ -456,3 +456,93 @@ def test_prior_table_reports_each_prior():
     assert sceptical["median RR"] == pytest.approx(1.0)
     assert sceptical["P(RR < 1)"] == pytest.approx(0.5)
     assert table["2.5%"].lt(table["median RR"]).all() and table["median RR"].lt(table["97.5%"]).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# What notebook 07 glues and derives (trial.page)
+# --------------------------------------------------------------------------------------------------
+
+def test_page_registry_pump_and_regimen_values():
+    parent = cohort.published()["zhang2023_parent_rct"]
+    registry = trial.load_registry()
+    values = trial.registry_values(registry, trial.registry_consistency(registry, parent), parent)
+    assert values["nb07_pi"] == registry["principal_investigator"].split(",")[0] and "," not in values["nb07_pi"]
+    assert values["nb07_n_enrolled"] == "199" and values["nb07_parent_rr"] == f"{parent['primary_result']['rr']:.2f}"
+    limits = trial.REGISTRY_PCA.limits()
+    assert trial.limit_values(limits)["nb07_max_ml_h"] == "16"  # 1 ml/h + 7.5 boluses of 2 ml
+    assert trial.limits_table(limits).index.name == "setting" and len(trial.limits_table(limits)) == len(limits)
+    regimen = trial.regimen_by_weight()
+    assert sorted(set(regimen.index.get_level_values("weight_kg"))) == [40.0, 50.0, 62.5, 80.0]
+    values = trial.regimen_values(regimen)
+    assert values["nb07_cap_weight"] == "62.5" and values["nb07_suf_bg_per_kg"] == "0.02"
+    assert values["nb07_esk_bg_50"] == "5.0"
+
+
+def test_page_rate_and_bolus_values():
+    consistency = trial.achieved_rate_consistency(5.5, 0.02)
+    table = trial.rate_check_table(consistency)
+    assert table.loc["consistent", "check"] is consistency["consistent"]  # a verdict stays a bool
+    assert all(isinstance(v, str) for k, v in table["check"].items() if not isinstance(consistency[k], bool))
+    assert trial.rate_values(5.5, 0.02, consistency)["nb07_dex_rate"] == "0.02"
+    implied = trial.implied_bolus_table(5.5, 0.02)
+    assert list(implied["drug"].unique()) == ["esketamine", "dexmedetomidine"]
+    assert len(implied) == 2 * len(trial.BOLUS_WEIGHT_GRID)
+    assert sorted(trial.at_weights(implied)["weight_kg"].unique()) == trial.BOLUS_WEIGHTS_SHOWN
+    values = trial.bolus_values(implied, 5.5, 0.02)
+    assert values["nb07_share_max_60"].endswith("%")
+
+
+def test_page_screening_power_and_mdrr_values():
+    flow = trial.simulate_enrolment(199, seed=trial.TRIAL_SEED)
+    values = trial.screening_values(flow, flow.exclusions_by_criterion())
+    assert int(values["nb07_screened"]) == flow.counts["assessed"] and values["nb07_share_capped"].endswith("%")
+    reasons = trial.most_reasons(flow, 4)
+    assert len(reasons) == 4 and not reasons["eligible"].any() and reasons["n_reasons"].is_monotonic_decreasing
+    power = pd.DataFrame({"p_control": [0.1, 0.1, 0.3, 0.3], "power_simulated": [0.50, 0.62, 0.80, 0.81],
+                          "power_pooled": [0.55, 0.55, 0.79, 0.79]})
+    agreement = trial.power_agreement(power)
+    assert agreement.loc[0.1, "min"] == pytest.approx(-0.05) and agreement.loc[0.3, "max"] == pytest.approx(0.02)
+    assert trial.power_values(power, 10) == {"nb07_reps": "10", "nb07_agree_high": "0.02", "nb07_agree_low": "0.07"}
+    with pytest.raises(AssertionError, match="agree"):
+        trial.power_values(power.assign(power_simulated=[0.5, 0.5, 0.9, 0.8]), 10)
+    mdrr = trial.mdrr_table(np.round(np.arange(0.10, 0.501, 0.025), 3), losses=(0.0, 0.1))
+    sizes = trial.sample_size_table([0.1, 0.3, 0.5], (0.76,), loss=0.1)
+    values = trial.mdrr_values(mdrr, sizes, 0.76)
+    assert set(values) == {"nb07_mdrr_10", "nb07_mdrr_30", "nb07_mdrr_50", "nb07_power_076_30",
+                           "nb07_power_076_50", "nb07_n_needed_076_30"}
+    assert float(values["nb07_mdrr_10"]) < float(values["nb07_mdrr_50"]) < 1  # rarer events: larger effect needed
+    pivot = trial.mdrr_pivot(mdrr)
+    assert list(pivot.columns) == [0.0, 0.1] and np.allclose(pivot.index * 20, np.round(pivot.index * 20))
+    assert len(pivot) == 9
+
+
+def test_page_analysis_values_and_mock_design(tmp_path, monkeypatch):
+    results = trial.get_trial_results(seed=trial.TRIAL_SEED)
+    assert results.simulated
+    assert trial.mock_values(results) == {"nb07_mock_p0": "30%", "nb07_mock_rr": "0.80", "nb07_mock_loss": "10%"}
+    shown = []
+    monkeypatch.setattr(trial.page.tables, "show", lambda frame, name, *a, **k: shown.append(name))
+    trial.show_mock_design(results)
+    assert shown == ["nb07-mock"]
+    real = trial.TrialResults(results.data, simulated=False, source="file.csv")
+    assert trial.mock_values(real) == {}
+    trial.show_mock_design(real)
+    assert shown == ["nb07-mock"]
+    values = trial.frequentist_values(trial.frequentist_analysis(results.data), results.data)
+    risks = trial.risk_table(results.data)
+    assert values["nb07_rr"] == f"{risks['risk']['supplement'] / risks['risk']['placebo']:.2f}"
+    assert values["nb07_n_followed"] == str(int(risks["followed_up"].sum()))
+    assert trial.threshold_values(0.75, 0.30) == {"nb07_threshold": "0.75", "nb07_threshold_rrr": "25%",
+                                                  "nb07_threshold_p0": "30%", "nb07_threshold_arr": "8",
+                                                  "nb07_threshold_nnt": "13"}
+    bayes = trial.bayesian_analysis(results.data)
+    values = trial.posterior_values(bayes)
+    assert len(values) == 3 * len(trial.QUOTED_PRIORS)
+    assert values["nb07_post_rr_flat"] == f"{bayes.set_index('prior').loc['flat Beta(1,1) per arm', 'rr_median']:.2f}"
+    with pytest.raises(AssertionError, match="bracket"):
+        trial.posterior_values(bayes.assign(rr_low=bayes["rr_high"]))
+
+
+def test_page_validation_error_example_names_both_mistakes():
+    message = trial.validation_error_example(seed=trial.TRIAL_SEED)
+    assert "arm" in message and "cpsp_2y" in message and "example.csv" in message

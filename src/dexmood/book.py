@@ -9,7 +9,7 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
-from dexmood import plots, reproducibility
+from dexmood import plots, reproducibility, tables
 
 
 def setup_notebook() -> None:
@@ -52,7 +52,7 @@ def glue_value(name: str, value, fmt: str = "{:.2f}", *, mcse: float | None = No
     if mcse is not None or tolerance is not None:
         text = reproducibility.record_value(name, value, fmt, mcse=mcse, tolerance=tolerance)
     else:
-        text = fmt.format(value) if isinstance(value, int | float) else str(value)
+        text = tables.glue_text(value, fmt)
     glue(name, text, display=False)
     return text
 

@@ -7,16 +7,28 @@ simulation truth, may have no satisfaction column, …). Notebook cells only cal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from dexmood import cohort as cohort_mod
-from dexmood import effects, plots
+from dexmood import effects, paths, plots
 from dexmood.settings import OUTCOME_NAMES
 
 # --------------------------------------------------------------------------------------------------
 # Notebook 01: the cohort
 # --------------------------------------------------------------------------------------------------
+
+
+def group_counts(frame: pd.DataFrame) -> str:
+    """'290 patients: DEX 106, LA 184' (the line under the cohort's label)."""
+    return f"{len(frame)} patients: DEX {int((frame.group == 'DEX').sum())}, LA {int((frame.group == 'LA').sum())}"
+
+
+def file_line(path: Path, n_rows: int) -> str:
+    """'<path relative to the project>: <n> rows, sha256 <first 16 hex digits>' for a written file."""
+    return f"{path.relative_to(paths.PROJECT_ROOT)}: {n_rows} rows, sha256 {cohort_mod.file_sha256(path)[:16]}"
 
 
 def contract_error_example(frame: pd.DataFrame) -> str:
@@ -66,6 +78,13 @@ def truth_table(truth: dict | None) -> pd.DataFrame:
                      "true indirect effect (treated)": mediation.get("acme_treated", np.nan),
                      "true proportion mediated": mediation.get("proportion_mediated", np.nan)})
     return pd.DataFrame(rows)
+
+
+def save_truth(cohort: cohort_mod.Cohort, path: Path = paths.COHORT_TRUTH) -> pd.DataFrame:
+    """Write a simulated cohort's truth to `path` (a user's cohort has none: nothing is written); its table."""
+    if cohort.truth is not None:
+        cohort_mod.write_truth(cohort.truth, path)
+    return truth_table(cohort.truth)
 
 
 def truth_sentence(cohort: cohort_mod.Cohort) -> str:
@@ -119,6 +138,13 @@ def reading_table(book: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 # Notebook 03: effects
 # --------------------------------------------------------------------------------------------------
+
+def effects_header(cohort: cohort_mod.Cohort, match, estimated) -> str:
+    """The page's first lines: the data, the matched pairs and the primary estimator with the reason."""
+    return (f"{cohort.label}\nmatched pairs: {match.summary['pairs']} (treated left unmatched: "
+            f"{match.summary['treated_unmatched']})\n"
+            f"primary estimator: {estimated.primary} — {estimated.primary_reason}")
+
 
 def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> str:
     if not np.isfinite(estimate):

@@ -40,6 +40,12 @@ def python_version() -> str:
     return platform.python_version()
 
 
+def environment_line(table: pd.DataFrame) -> str:
+    """'Python <version>; <n> pinned packages, <m> running at the pinned version' (from `environment_table`)."""
+    return (f"Python {python_version()}; {len(table)} pinned packages, "
+            f"{int(table.matches.sum())} running at the pinned version")
+
+
 def tracked_data_files() -> list[str]:
     """Data files under version control (what a reviewer's clone contains)."""
     try:

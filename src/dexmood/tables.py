@@ -99,6 +99,12 @@ def format_value(value, decimals: int) -> str:
     return str(value)
 
 
+def glue_text(value, fmt: str = "{:.2f}") -> str:
+    """A value as `book.glue_value` glues it: a Python or NumPy float, or a Python int, through `fmt`;
+    anything else (text, a NumPy integer) as `str(value)`. Page helpers build their glue texts with it."""
+    return fmt.format(value) if isinstance(value, int | float) else str(value)
+
+
 def _flat(column) -> str:
     if isinstance(column, tuple):
         return " — ".join(str(part) for part in column if str(part) != "")

@@ -11,7 +11,8 @@ Layout: `timeline` (day numbers, phases, segments, vocabularies), `files` (pande
 `regimens` (dose arithmetic, pump mixtures, co-interventions), `mme` (oral morphine equivalents, Monte
 Carlo), `model` (the PyMC interrupted time series and its cache), `posterior` (summaries and
 counterfactuals), `side_effects` (Table 1's exact test), `verdicts` (the claims graded), `figures`,
-`results` (results.json). The caches are keyed by the code of the whole subpackage.
+`results` (results.json), `page` (what notebook 06 glues, prints and shows). The caches are keyed by the
+code of the whole subpackage.
 """
 
 from dexmood.case_report.figures import (
@@ -60,6 +61,27 @@ from dexmood.case_report.model import (
     cached_its,
     fit_its,
     nrs_bounds,
+)
+from dexmood.case_report.page import (
+    DEX_MIXTURE,
+    ITS_PARAMETERS,
+    LATEST_MIXTURE,
+    adjusted_values,
+    alternative_values,
+    check_its_diagnostics,
+    cointervention_values,
+    diagnostic_line,
+    diagnostic_values,
+    dose_check_line,
+    its_values,
+    load_values,
+    may2020_values,
+    n_approximate_dates,
+    pump_values,
+    show_instrument_scores,
+    side_effect_table,
+    side_effect_values,
+    verdict_values,
 )
 from dexmood.case_report.posterior import (
     counterfactual_effects,
@@ -126,4 +148,9 @@ __all__ = [
     "ROUTE_COLORS", "DEX_LINE_COLOR", "AXIS_KNOTS", "plot_timeline", "plot_its", "plot_side_effects",
     # results
     "results_section",
+    # page (what notebook 06 glues, prints and shows)
+    "DEX_MIXTURE", "LATEST_MIXTURE", "ITS_PARAMETERS", "alternative_values", "pump_values", "dose_check_line",
+    "load_values", "check_its_diagnostics", "diagnostic_values", "diagnostic_line", "its_values",
+    "adjusted_values", "side_effect_values", "side_effect_table", "show_instrument_scores", "may2020_values",
+    "n_approximate_dates", "cointervention_values", "verdict_values",
 ]

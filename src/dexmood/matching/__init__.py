@@ -28,7 +28,8 @@ greedy visits is MatchIt's, so the matched sets are MatchIt's.
 
 Layout: `propensity` (model, terms, transforms), `greedy` (the numba matcher on a distance), `nearest`
 (matching a cohort, the book's specification and its alternatives), `balance` (bal.tab), `outputs`
-(matched.csv, results.json), `figures`, `rcheck` (the stored MatchIt cross-check).
+(matched.csv, results.json), `figures`, `rcheck` (the stored MatchIt cross-check), `page` (what notebook 02
+glues and tabulates around them).
 """
 
 from dexmood.errors import MatchingError  # noqa: F401
@@ -65,6 +66,18 @@ from dexmood.matching.outputs import (  # noqa: F401
     matched_csv,
     results_section,
     write_matched_csv,
+)
+from dexmood.matching.page import (  # noqa: F401
+    MAIN_R_SPECIFICATION,
+    balance_values,
+    check_crosscheck,
+    cohort_values,
+    counts_table,
+    crosscheck_display,
+    crosscheck_values,
+    match_values,
+    model_values,
+    written_line,
 )
 from dexmood.matching.propensity import (  # noqa: F401
     DEFAULT_CALIPER_SD,

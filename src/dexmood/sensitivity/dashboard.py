@@ -56,6 +56,12 @@ class SensitivityResults:
         return {name: str(part) for name, part in self.parts.items() if isinstance(part, Exception)}
 
 
+def header(cohort, match, results: SensitivityResults) -> str:
+    """The page's first lines: the data, the matched pairs and how many methods could not run."""
+    return (f"{cohort.label}\nmatched pairs: {match.summary['pairs']}; "
+            f"methods that could not run: {len(results.reasons())}")
+
+
 def attempt(results: SensitivityResults, name: str, method: Callable, *args, **kwargs) -> None:
     """Run one method and store its result, or its reason if it cannot run on this cohort."""
     try:

@@ -22,7 +22,8 @@ One module per job:
 - `power` — analytic and simulated power, sample size, minimal detectable RR;
 - `results` — the results file: contract, loader, template, mock results;
 - `analysis` — the frequentist analysis; `bayesian` — priors and the grid posterior of the RR;
-- `figures` — the page's figures; `page` — the data banner; `outputs` — the results.json entry.
+- `figures` — the page's figures; `page` — the data banner, the values the page glues and its small derived
+  tables; `outputs` — the results.json entry.
 """
 
 from dexmood.errors import TrialDataError
@@ -74,7 +75,35 @@ from dexmood.trial.figures import (
     plot_probability_curve,
 )
 from dexmood.trial.outputs import results_section
-from dexmood.trial.page import show_data_banner
+from dexmood.trial.page import (
+    BOLUS_WEIGHT_GRID,
+    BOLUS_WEIGHTS_SHOWN,
+    POWER_AGREEMENT,
+    QUOTED_PRIORS,
+    at_weights,
+    bolus_values,
+    frequentist_values,
+    implied_bolus_table,
+    limit_values,
+    limits_table,
+    mdrr_pivot,
+    mdrr_values,
+    mock_values,
+    most_reasons,
+    posterior_values,
+    power_agreement,
+    power_values,
+    rate_check_table,
+    rate_values,
+    regimen_by_weight,
+    regimen_values,
+    registry_values,
+    screening_values,
+    show_data_banner,
+    show_mock_design,
+    threshold_values,
+    validation_error_example,
+)
 from dexmood.trial.power import (
     analytic_power,
     log_rr_wald,
@@ -136,4 +165,10 @@ __all__ = [
     # figures, page, results.json
     "PRIOR_COLORS", "plot_implied_boluses", "plot_mdrr", "plot_power_heatmap", "plot_probability_curve",
     "results_section", "show_data_banner",
+    # page: what notebook 07 glues and the small tables it derives
+    "BOLUS_WEIGHT_GRID", "BOLUS_WEIGHTS_SHOWN", "POWER_AGREEMENT", "QUOTED_PRIORS", "at_weights", "bolus_values",
+    "frequentist_values", "implied_bolus_table", "limit_values", "limits_table", "mdrr_pivot", "mdrr_values",
+    "mock_values", "most_reasons", "posterior_values", "power_agreement", "power_values", "rate_check_table",
+    "rate_values", "regimen_by_weight", "regimen_values", "registry_values", "screening_values",
+    "show_mock_design", "threshold_values", "validation_error_example",
 ]
