@@ -43,7 +43,8 @@ def full_study_estimate(fast_per_s_per_worker: float, bayes_per_s_per_worker: fl
             "fast_s": round(fast_s, 1), "bayes_s": round(bayes_s, 1), "total_s": round(fast_s + bayes_s, 1)}
 
 
-def run(repeats: int = 3, n_reps: int = 200, n_bayes: int = 6) -> dict:
+def run(repeats: int = 3, n_reps: int = 2000, n_bayes: int = 6) -> dict:
+    """`n_reps` fast replicates per run: ~20 s on one worker, so that start-up and scheduling are a small share."""
     load_before = os.getloadavg()[0]  # the machine is shared: a high load makes the ratios unreliable
     fast: dict[str, list[float]] = {}
     slow: dict[str, list[float]] = {}
