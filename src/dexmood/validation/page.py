@@ -53,6 +53,8 @@ from dexmood.verdict import Grade
 N290 = ("published", "published_conf0", "published_conf2", "null", "null_conf2")
 ADJUSTED = (("matched_difference", "att"), ("matched_regression", "att"), ("ipw_att", "att"), ("overlap", "ato"),
             ("aipw_att", "att"), ("aipw_att_bootstrap", "att"))
+#: The rows of the published-scenario performance table: the adjusted estimators, then the unadjusted one.
+PUBLISHED_ROWS = (*(estimator for estimator, _ in ADJUSTED), "naive_difference")
 LARGE = ("published", "published_n1000", "published_n5000")
 LARGE_ESTIMATORS = ("matched_difference", "matched_regression", "aipw_att")
 MEDIATION_ROWS = tuple((m, e) for e in ("acme_treated", "ade_control", "total", "proportion_mediated")
