@@ -63,7 +63,10 @@ def print_pdf(html: Path, out: Path, timeout_ms: int = 180_000) -> int:
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
         page.set_default_timeout(timeout_ms)
         page.goto(html.resolve().as_uri(), wait_until="load")
-        page.wait_for_load_state("networkidle")
+        # not "networkidle": on file:// pages Chromium may never report it (a missing optional file such as
+        # searchindex.js, which the single-page builder does not write, leaves it pending); wait for what the
+        # print needs instead: fonts, MathJax's typesetting and every image
+        page.evaluate("() => document.fonts ? document.fonts.ready.then(() => true) : true")
         page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)")
         page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("() => Promise.all(Array.from(document.images).map(i => i.complete ? null : "
