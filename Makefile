@@ -47,6 +47,8 @@ book: $(STAMP) _build/.cohort-source
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --all || { $(BIN)/python _ext/execute_parallel.py --discard-html; exit 1; }
 	$(BIN)/python _ext/execute_parallel.py --check-html
+	@# the rebuilt site keeps offering the last whole-book PDF of `make pdf` (its download button points there)
+	@if [ -f _build/pdf/book.pdf ]; then cp _build/pdf/book.pdf _build/html/book.pdf; fi
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
