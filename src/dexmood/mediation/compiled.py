@@ -4,7 +4,7 @@
 cannot cache (they capture the data arrays and use dynamic globals), so every new process spent ≈ 11 s of
 type inference and LLVM work on them — most of a fit's time to result (`make bench`). PyTensor's own cache
 of the inner function does not help: its key follows the order of a graph rewrite that varies between
-processes (measured: 3 different keys in 4 processes for the same model).
+processes (measured: 4 different keys in 4 processes for the same model).
 
 Here the two callbacks are generated as source, read the data only through the user-data pointer that
 nutpie passes (so `with_data` keeps working), and are cached by numba under a key that is stable across
