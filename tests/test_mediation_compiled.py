@@ -67,6 +67,16 @@ def test_describe_refuses_memory_addresses():
         compiled._describe(object())
 
 
+def test_a_model_without_a_stable_key_falls_back_to_nutpies_compile(monkeypatch, both_compiled):
+    def no_key(model):
+        raise ValueError("no process-independent description")
+
+    monkeypatch.setattr(compiled, "model_key", no_key)
+    fallback = compiled.compile_model(small_model())
+    assert fallback.compiled_logp_func.cache_hits == 0
+    assert np.array_equal(draws(fallback), draws(both_compiled[1]))
+
+
 @pytest.mark.skipif(not __import__("pytensor").config.numba__cache, reason="PyTensor's numba cache is off")
 def test_second_process_loads_the_callbacks_from_the_cache():
     script = textwrap.dedent(f"""

@@ -170,7 +170,10 @@ def _callback(template: str, name: str, signature, function, shared_data, record
 
 def compile_model(model) -> nutpie_pymc.CompiledPyMCModel:
     """What `nutpie.compile_pymc_model(model)` returns (numba backend, default options), its callbacks cached."""
-    key = model_key(model)
+    try:
+        key = model_key(model)
+    except ValueError:  # an Op this key cannot describe: nutpie's own compile (correct, not cached)
+        return nutpie_pymc.compile_pymc_model(model)
     initial_point = nutpie_pymc._wrap_with_lock(make_initial_point_fn(
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True))
     n_dim, n_expanded, logp_function, expand_function, initial_point_function, shape_info = (
